@@ -1,0 +1,15 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trainOp } from '../main/worker/ops/train';
+import { createFakeContext, writeMlpModel, writeMnistDataset } from '../test/helpers/train-fixtures';
+await tf.setBackend(process.argv[2] ?? 'cpu');
+const root = mkdtempSync(join(tmpdir(), 'tr-'));
+const data = writeMnistDataset(join(root, 'data'), 1000, 500);
+const model = await writeMlpModel(join(root, 'model'), { dropout: 0.2 });
+const fake = createFakeContext({ taskDir: join(root, 'task'), params: { epochs: 5, batchSize: 32, optimizer: 'adam', learningRate: 3e-3 }, inputs: { model: { kind: 'model', path: model, meta: {} }, dataset: { kind: 'dataset', path: data, meta: {} } } });
+const t0 = performance.now();
+const summary = await trainOp(fake.ctx);
+console.log((performance.now() - t0) / 1000, summary, fake.series('val_accuracy'), tf.memory().numTensors);
+console.log(fake.logs);

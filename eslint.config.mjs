@@ -1,0 +1,101 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const NODE_ONLY = ['node:*', 'fs', 'path', 'child_process', 'os', 'zlib', 'crypto', 'net', 'http'];
+const pure = (extra = []) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        { group: NODE_ONLY, message: 'This layer is pure: no Node built-ins.' },
+        { group: ['electron'], message: 'Only main/electron/ imports electron.' },
+        { group: ['@tensorflow/*'], message: 'This layer is pure: no tfjs.' },
+        { group: ['better-sqlite3'], message: 'This layer is pure: no database.' },
+        ...extra,
+      ],
+    },
+  ],
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'out/', 'dist/', 'coverage/', 'test-results/', 'renderer/dist/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      // Node-style code talks to untyped JSON a lot; explicit casts are reviewed instead.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  // Everything outside main/electron/ (and preload/index.ts) must not import electron.
+  {
+    files: ['main/**/*.ts'],
+    ignores: ['main/electron/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['electron'], message: 'Only main/electron/ imports electron.' }] },
+      ],
+    },
+  },
+  { files: ['main/base/**/*.ts', 'main/pipeline/**/*.ts', 'main/nodes/**/*.ts', 'preload/contract.ts'], rules: pure() },
+  // The worker never reaches into the runner's or the registry's code.
+  {
+    files: ['main/worker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron'], message: 'Only main/electron/ imports electron.' },
+            { group: ['**/registry/**', '**/jobs/**', '**/api/**', '**/app/**'], message: 'The worker imports only main/base, the contract and its own files.' },
+          ],
+        },
+      ],
+    },
+  },
+  // The runner talks to the worker only through its protocol.
+  {
+    files: ['main/jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron'], message: 'Only main/electron/ imports electron.' },
+            { group: ['**/worker/*', '!**/worker/protocol'], message: 'jobs/ imports worker/protocol.ts only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['renderer/**/*.ts', 'renderer/**/*.vue'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/main/**'], message: 'The renderer reaches main only through src/api/.' },
+            { group: ['electron'], message: 'Only main/electron/ imports electron.' },
+          ],
+        },
+      ],
+    },
+  },
+);

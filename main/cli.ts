@@ -1,0 +1,241 @@
+/**
+ * `distillery` — the headless front end: validate and run pipelines, inspect runs, manage the
+ * model registry, export models, and serve the workbench to a browser. Every listing command
+ * takes `--json`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DistilleryError, serializeError } from './base/errors';
+import { createApp, type DistilleryApp } from './app/app';
+import { resolveDataDir } from './app/paths';
+import { productVersion } from './export/exporter';
+import { createHandlers, exportModel } from './api/handlers';
+import { lineageTree, modelDetail, modelsTable, runDetail, runsTable } from './cli/format';
+import { RunProgress } from './cli/progress';
+import { createDefaultCatalog } from './nodes/index';
+import { migrate, parseJson } from './pipeline/pipeline-file';
+import { validatePipeline } from './pipeline/validate';
+
+const USAGE = `distillery ${'<command>'} [options]
+
+Pipelines
+  validate FILE                     check a *.distillery.json file; lists every issue
+  run FILE [--force]                run a pipeline (progress per task; Ctrl+C cancels and checkpoints)
+  runs list                         recent runs
+  runs show RUN                     one run with its tasks
+  resume RUN                        continue a cancelled or failed run from its checkpoints
+  cancel RUN                        cancel a running run (also one started by another process)
+
+Registry (REF = version id, name:version, name@alias or name)
+  models list [--name NAME]         model versions, newest first
+  models show REF                   one version with metrics and params
+  models lineage REF                parents and children, with the operation on each edge
+  models tag REF ALIAS              point ALIAS at REF (moves it if it named another version)
+  models rm REF [--force]           delete; refused while other versions derive from it
+  export REF --format tfjs --out DIR
+  gc                                remove artifact files no version references
+
+Options
+  --data-dir DIR     where runs and the registry live (else $DISTILLERY_HOME, else the OS data folder)
+  --backend NAME     force a backend: tensorflow-gpu, tensorflow, wasm, cpu
+  --concurrency N    worker processes at once (default: cores)
+  --json             machine-readable output
+  --version, --help`;
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  backend: { type: 'string' },
+  concurrency: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  name: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  limit: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** Exit codes: 0 ok, 1 a run or task failed, 2 bad usage or input, 130 cancelled. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 130 } as const;
+
+class UsageError extends Error {}
+
+function print(flags: Flags, json: unknown, text: () => string): void {
+  process.stdout.write(flags.json ? JSON.stringify(json, null, 2) + '\n' : text() + '\n');
+}
+
+function need(positionals: string[], index: number, what: string): string {
+  const value = positionals[index];
+  if (!value) throw new UsageError(`missing ${what}`);
+  return value;
+}
+
+function openApp(flags: Flags): DistilleryApp {
+  const concurrency = flags.concurrency !== undefined ? Number(flags.concurrency) : undefined;
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError('--concurrency must be a positive integer');
+  return createApp({
+    dataDir: resolveDataDir(flags['data-dir']),
+    ...(concurrency ? { concurrency } : {}),
+    ...(flags.backend ? { backend: flags.backend } : {}),
+  });
+}
+
+function validateCommand(file: string, flags: Flags): number {
+  const catalog = createDefaultCatalog();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new DistilleryError('PIPELINE_FILE_UNREADABLE', `Cannot read ${file}: ${(error as Error).message}`, { file });
+  }
+  const { issues, pipeline } = validatePipeline(migrate(parseJson(text, file)), catalog, file);
+  print(flags, { valid: issues.length === 0, issues }, () =>
+    issues.length === 0
+      ? `${file}: valid (${pipeline!.nodes.length} nodes: ${pipeline!.nodes.map((n) => n.id).join(' → ')})`
+      : `${file}: ${issues.length} issue${issues.length === 1 ? '' : 's'}\n${issues.map((i) => `  [${i.code}] ${i.message}${i.pointer !== undefined ? `  (at ${i.pointer || '/'})` : ''}`).join('\n')}`,
+  );
+  return issues.length === 0 ? EXIT.ok : EXIT.usage;
+}
+
+async function followRun(app: DistilleryApp, runId: string, flags: Flags): Promise<number> {
+  const progress = flags.json ? undefined : new RunProgress(app.runner, runId, process.stderr);
+  progress?.seed(app.runs.getRun(runId));
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      process.stderr.write(`\nCancelling ${runId} (checkpointing; Ctrl+C again to stop at once)…\n`);
+      app.runner.cancel(runId);
+    } else {
+      app.dispose();
+      process.exit(EXIT.cancelled);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  const info = await app.runner.waitForRun(runId);
+  process.off('SIGINT', onSigint);
+  progress?.dispose();
+  print(flags, info, () => runDetail(info) + (info.status === 'cancelled' || info.status === 'failed' ? `\n\nResume with: distillery resume ${info.id}` : ''));
+  return info.status === 'done' ? EXIT.ok : info.status === 'cancelled' ? EXIT.cancelled : EXIT.failed;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values: flags, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  if (flags.version) {
+    process.stdout.write(`distillery ${productVersion()}\n`);
+    return EXIT.ok;
+  }
+  const [command, sub] = positionals;
+  if (flags.help || !command) {
+    process.stdout.write(USAGE + '\n');
+    return command || flags.help ? EXIT.ok : EXIT.usage;
+  }
+  if (command === 'validate') return validateCommand(need(positionals, 1, 'FILE'), flags);
+
+  const app = openApp(flags);
+  try {
+    const handlers = createHandlers(app);
+    switch (command) {
+      case 'run': {
+        const file = need(positionals, 1, 'FILE');
+        const { doc } = await handlers['pipelines.load']({ path: file });
+        const run = app.runner.start(doc, { force: flags.force, pipelineFile: file });
+        if (!flags.json) process.stderr.write(`Run ${run.id} (${run.name}) — data in ${app.layout.root}\n`);
+        return await followRun(app, run.id, flags);
+      }
+      case 'resume': {
+        const run = app.runner.resume(need(positionals, 1, 'RUN'));
+        if (!flags.json) process.stderr.write(`Resuming ${run.id}\n`);
+        return await followRun(app, run.id, flags);
+      }
+      case 'cancel': {
+        const run = app.runner.cancel(need(positionals, 1, 'RUN'));
+        print(flags, run, () => `Cancel requested for ${run.id} (${run.status})`);
+        return EXIT.ok;
+      }
+      case 'runs': {
+        if (sub === 'list') {
+          const runs = app.runs.listRuns(flags.limit ? Number(flags.limit) : 50);
+          print(flags, runs, () => (runs.length ? runsTable(runs) : 'No runs yet.'));
+          return EXIT.ok;
+        }
+        if (sub === 'show') {
+          const run = app.runs.getRun(need(positionals, 2, 'RUN'));
+          print(flags, run, () => runDetail(run));
+          return EXIT.ok;
+        }
+        throw new UsageError('usage: distillery runs list|show RUN');
+      }
+      case 'models': {
+        switch (sub) {
+          case 'list': {
+            const models = app.registry.list(flags.name ? { name: flags.name } : {});
+            print(flags, models, () => (models.length ? modelsTable(models) : 'The registry is empty.'));
+            return EXIT.ok;
+          }
+          case 'show': {
+            const model = app.registry.resolve(need(positionals, 2, 'REF'));
+            print(flags, model, () => modelDetail(model));
+            return EXIT.ok;
+          }
+          case 'lineage': {
+            const graph = app.registry.lineage(need(positionals, 2, 'REF'));
+            print(flags, graph, () => lineageTree(graph));
+            return EXIT.ok;
+          }
+          case 'tag': {
+            const model = app.registry.tag(need(positionals, 2, 'REF'), need(positionals, 3, 'ALIAS'));
+            print(flags, model, () => `${model.name}:${model.version} is now @${model.aliases.join(' @')}`);
+            return EXIT.ok;
+          }
+          case 'rm': {
+            const deleted = app.registry.delete(need(positionals, 2, 'REF'), { force: flags.force });
+            print(flags, { deleted }, () => `Deleted ${deleted.join(', ')} (run "distillery gc" to free the files)`);
+            return EXIT.ok;
+          }
+          default:
+            throw new UsageError('usage: distillery models list|show|lineage|tag|rm');
+        }
+      }
+      case 'export': {
+        const ref = need(positionals, 1, 'REF');
+        if (!flags.out) throw new UsageError('export needs --out DIR');
+        const result = await exportModel(app, ref, flags.format ?? 'tfjs', flags.out);
+        print(flags, result, () => `Wrote ${result.files.length} files to ${flags.out}:\n${result.files.map((f) => `  ${f}`).join('\n')}`);
+        return EXIT.ok;
+      }
+      case 'gc': {
+        const result = await app.registry.gc();
+        print(flags, result, () => `Removed ${result.removedFiles} unreferenced files (${result.removedBytes} bytes) and ${result.removedTemp} temporary files`);
+        return EXIT.ok;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    app.dispose();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const json = process.argv.includes('--json');
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`distillery: ${(error as Error).message}\n\n${USAGE}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    const data = serializeError(error);
+    if (json) process.stdout.write(JSON.stringify({ error: data }, null, 2) + '\n');
+    else process.stderr.write(`distillery: [${data.code}] ${data.message}\n`);
+    process.exitCode = data.code === 'INTERNAL' ? EXIT.failed : EXIT.usage;
+  },
+);

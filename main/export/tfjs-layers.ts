@@ -1,0 +1,202 @@
+/**
+ * The `tfjs` exporter: the TensorFlow.js layers format as the official converters write it —
+ * `model.json` (topology + one weights group) and `group1-shard{i}of{n}.bin` files of at most
+ * `shardSizeBytes` each — loadable with a stock `tf.loadLayersModel(url)`. `distillery.json`
+ * (architecture, class names) is copied alongside so the export can be re-imported with its labels.
+ */
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DistilleryError } from '../base/errors';
+import { producerName, type ExportOptions, type ExportResult, type Exporter } from './exporter';
+
+/** Same default as the tfjs converters. */
+export const DEFAULT_SHARD_SIZE_BYTES = 4 * 1024 * 1024;
+/** Smaller shards only multiply files and requests. */
+export const MIN_SHARD_SIZE_BYTES = 1024;
+
+const MODEL_JSON = 'model.json';
+const MODEL_META = 'distillery.json';
+const SHARD_PATTERN = /^group1-shard\d+of\d+\.bin$/;
+
+/** The parts of a layers-format model.json this exporter reads and writes. */
+interface LayersModelJson {
+  modelTopology: unknown;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  weightsManifest: Array<{ paths: string[]; weights: WeightSpec[] }>;
+  trainingConfig?: unknown;
+  userDefinedMetadata?: unknown;
+}
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string };
+}
+
+const BYTES_PER_DTYPE: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  complex64: 8,
+  uint8: 1,
+  uint16: 2,
+  float16: 2,
+};
+
+function modelInvalid(file: string, expected: string, received: unknown): DistilleryError {
+  return new DistilleryError(
+    'MODEL_INVALID',
+    `${file}: expected ${expected}, got ${JSON.stringify(received)}`,
+    {
+      file,
+      expected,
+      received,
+    },
+  );
+}
+
+/** Bytes the specs describe, or undefined when a dtype has no fixed size (strings). */
+function expectedWeightBytes(specs: WeightSpec[]): number | undefined {
+  let total = 0;
+  for (const spec of specs) {
+    const size = BYTES_PER_DTYPE[spec.quantization?.dtype ?? spec.dtype];
+    if (size === undefined) return undefined;
+    total += spec.shape.reduce((a, b) => a * b, 1) * size;
+  }
+  return total;
+}
+
+async function readModelDirectory(modelDir: string): Promise<{ json: LayersModelJson; weights: Buffer }> {
+  const jsonPath = join(modelDir, MODEL_JSON);
+  let json: LayersModelJson;
+  try {
+    json = JSON.parse(await readFile(jsonPath, 'utf8')) as LayersModelJson;
+  } catch (error) {
+    throw new DistilleryError('MODEL_INVALID', `Cannot read ${jsonPath}: ${(error as Error).message}`, {
+      file: jsonPath,
+      expected: 'a TensorFlow.js layers-format model.json',
+    });
+  }
+  if (json.modelTopology == null || !Array.isArray(json.weightsManifest)) {
+    throw modelInvalid(jsonPath, 'modelTopology and weightsManifest', Object.keys(json));
+  }
+  const buffers: Buffer[] = [];
+  const specs: WeightSpec[] = [];
+  for (const group of json.weightsManifest) {
+    for (const path of group.paths) {
+      const file = join(modelDir, path);
+      try {
+        buffers.push(await readFile(file));
+      } catch (error) {
+        throw new DistilleryError(
+          'MODEL_INVALID',
+          `Cannot read weights ${file}: ${(error as Error).message}`,
+          {
+            file,
+          },
+        );
+      }
+    }
+    specs.push(...group.weights);
+  }
+  const weights = Buffer.concat(buffers);
+  const expected = expectedWeightBytes(specs);
+  if (expected !== undefined && expected !== weights.byteLength) {
+    throw modelInvalid(modelDir, `${expected} bytes of weights`, `${weights.byteLength} bytes`);
+  }
+  return { json: { ...json, weightsManifest: [{ paths: [], weights: specs }] }, weights };
+}
+
+/** Creates outDir when missing; refuses a path that is (or lies under) something other than a directory. */
+async function prepareOutDir(outDir: string): Promise<void> {
+  const existing = await stat(outDir).catch(() => undefined);
+  if (existing && !existing.isDirectory()) {
+    throw new DistilleryError(
+      'EXPORT_TARGET_INVALID',
+      `Export target ${outDir} exists and is not a directory`,
+      {
+        param: 'outDir',
+        expected: 'a directory (created if missing)',
+        received: outDir,
+        file: outDir,
+      },
+    );
+  }
+  try {
+    await mkdir(outDir, { recursive: true });
+  } catch (error) {
+    throw new DistilleryError(
+      'EXPORT_TARGET_INVALID',
+      `Cannot create export directory ${outDir}: ${(error as Error).message}`,
+      { param: 'outDir', expected: 'a directory (created if missing)', received: outDir, file: outDir },
+      { cause: error },
+    );
+  }
+}
+
+function shardSize(options: ExportOptions): number {
+  const value = options.shardSizeBytes ?? DEFAULT_SHARD_SIZE_BYTES;
+  if (!Number.isInteger(value) || value < MIN_SHARD_SIZE_BYTES) {
+    throw new DistilleryError(
+      'PARAM_OUT_OF_RANGE',
+      `shardSizeBytes must be an integer ≥ ${MIN_SHARD_SIZE_BYTES}, got ${JSON.stringify(value)}`,
+      { param: 'shardSizeBytes', expected: `an integer ≥ ${MIN_SHARD_SIZE_BYTES}`, received: value },
+    );
+  }
+  return value;
+}
+
+export const tfjsLayersExporter: Exporter = {
+  format: 'tfjs',
+  title: 'TensorFlow.js layers model',
+  async export(modelDir: string, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
+    const maxShard = shardSize(options);
+    const { json, weights } = await readModelDirectory(modelDir);
+    await prepareOutDir(outDir);
+
+    const count = Math.ceil(weights.byteLength / maxShard);
+    const shards: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const name = `group1-shard${i + 1}of${count}.bin`;
+      await writeFile(
+        join(outDir, name),
+        weights.subarray(i * maxShard, Math.min((i + 1) * maxShard, weights.byteLength)),
+      );
+      shards.push(name);
+    }
+    // Shards of an earlier export with another count would otherwise linger beside the new ones.
+    for (const entry of await readdir(outDir)) {
+      if (SHARD_PATTERN.test(entry) && !shards.includes(entry))
+        await rm(join(outDir, entry), { force: true });
+    }
+
+    const producer = producerName();
+    const out: LayersModelJson = {
+      modelTopology: json.modelTopology,
+      format: json.format ?? 'layers-model',
+      generatedBy: producer,
+      convertedBy: producer,
+      weightsManifest: [{ paths: shards, weights: json.weightsManifest[0]?.weights ?? [] }],
+    };
+    if (json.trainingConfig !== undefined) out.trainingConfig = json.trainingConfig;
+    if (json.userDefinedMetadata !== undefined) out.userDefinedMetadata = json.userDefinedMetadata;
+
+    const files = [...shards];
+    const metaPath = join(modelDir, MODEL_META);
+    const hasMeta = await stat(metaPath).then(
+      (entry) => entry.isFile(),
+      () => false,
+    );
+    if (hasMeta) {
+      await copyFile(metaPath, join(outDir, MODEL_META));
+      files.push(MODEL_META);
+    }
+    // model.json last: a reader never finds one that points at shards not yet written.
+    await writeFile(join(outDir, MODEL_JSON), JSON.stringify(out));
+    files.push(MODEL_JSON);
+    return { files };
+  },
+};

@@ -1,0 +1,18 @@
+import { choice, defineNodeType, integer, port, string } from './define';
+
+/** Writes a model to a folder in a deployable format. */
+export const exportNode = defineNodeType({
+  type: 'export',
+  version: 1,
+  title: 'Export',
+  category: 'export',
+  help: 'Writes the model as a TensorFlow.js layers model (model.json + weight shards) that stock tf.loadLayersModel loads.',
+  inputs: { model: port('model') },
+  outputs: {},
+  params: {
+    format: choice({ default: 'tfjs', choices: ['tfjs'], help: 'Export format.' }),
+    outDir: string({ required: true, help: 'Folder to write; created when missing.' }),
+    shardSizeBytes: integer({ default: 4_194_304, min: 1024, max: 1_073_741_824, help: 'Largest weight shard, in bytes.' }),
+  },
+  op: 'export',
+});

@@ -1,0 +1,20 @@
+import { choice, defineNodeType, list, number, port } from './define';
+
+export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'selu', 'swish'] as const;
+
+/** A multi-layer perceptron; input size and class count come from the connected dataset. */
+export const modelMlpNode = defineNodeType({
+  type: 'model.mlp',
+  version: 1,
+  title: 'MLP',
+  category: 'model',
+  help: 'Fully connected network (LeNet-300-100 by default). Input shape and class count are read from the dataset.',
+  inputs: { dataset: port('dataset', { help: 'Only its shape and classes are read.' }) },
+  outputs: { model: port('model') },
+  params: {
+    hidden: list({ of: 'integer', default: [300, 100], min: 1, max: 65_536, maxLength: 32, help: 'Units of each hidden layer.' }),
+    activation: choice({ default: 'relu', choices: ACTIVATIONS, help: 'Hidden-layer activation.' }),
+    dropout: number({ default: 0, min: 0, max: 1, exclusiveMax: true, help: 'Dropout rate after each hidden layer.' }),
+  },
+  op: 'model-mlp',
+});

@@ -1,0 +1,47 @@
+/** Turns a validated pipeline into tasks in dependency order, with seeds and fingerprints. */
+import type { Endpoint } from './graph';
+import { taskFingerprint, taskSeed } from './fingerprint';
+import type { ResolvedPipeline } from './validate';
+
+export interface PlannedTask {
+  nodeId: string;
+  type: string;
+  version: number;
+  op: string;
+  category: string;
+  params: Record<string, unknown>;
+  /** Params as the user wrote them: the "key params" shown on lineage edges. */
+  explicitParams: Record<string, unknown>;
+  seed: number;
+  fingerprint: string;
+  /** Input port → upstream node and its output port. */
+  inputs: Record<string, Endpoint>;
+  /** Node ids this task waits for. */
+  dependsOn: string[];
+}
+
+export function planPipeline(pipeline: ResolvedPipeline): PlannedTask[] {
+  const byNode = new Map<string, PlannedTask>();
+  for (const node of pipeline.nodes) {
+    const inputFingerprints: Record<string, { fingerprint: string; port: string }> = {};
+    for (const [port, from] of Object.entries(node.inputs)) {
+      inputFingerprints[port] = { fingerprint: byNode.get(from.nodeId)!.fingerprint, port: from.port };
+    }
+    const seed = taskSeed(pipeline.doc.seed, node.id);
+    const task: PlannedTask = {
+      nodeId: node.id,
+      type: node.type,
+      version: node.spec.version,
+      op: node.spec.op,
+      category: node.spec.category,
+      params: node.params,
+      explicitParams: node.explicitParams,
+      seed,
+      fingerprint: taskFingerprint({ type: node.type, version: node.spec.version, params: node.params, seed, inputs: inputFingerprints }),
+      inputs: node.inputs,
+      dependsOn: [...new Set(Object.values(node.inputs).map((e) => e.nodeId))],
+    };
+    byNode.set(node.id, task);
+  }
+  return [...byNode.values()];
+}

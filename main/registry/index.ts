@@ -1,0 +1,36 @@
+/** The registry: SQLite records (runs, tasks, models) and the content-addressed artifact store. */
+export { openDatabase, type Database, type OpenDatabaseOptions } from './db';
+export { MIGRATIONS, LATEST_SCHEMA_VERSION, type Migration } from './migrations';
+export {
+  FsArtifactStore,
+  type ArtifactEntry,
+  type ArtifactManifest,
+  type GcOptions,
+  type GcResult,
+} from './artifact-store';
+export {
+  SqliteModelRegistry,
+  DEFAULT_GC_GRACE_MS,
+  parseModelRef,
+  validateAlias,
+  validateModelName,
+  type ModelKind,
+  type ParsedModelRef,
+  type RegisterVersionInput,
+} from './model-registry';
+export {
+  SqliteRunStore,
+  toRunInfo,
+  toTaskInfo,
+  type CreateRunInput,
+  type CreateTaskInput,
+  type ErrorInfo,
+  type MetricQuery,
+  type RunPatch,
+  type RunRecord,
+  type TaskArtifactRef,
+  type TaskCheckpoint,
+  type TaskPatch,
+  type TaskProgress,
+  type TaskRecord,
+} from './run-store';

@@ -1,0 +1,174 @@
+/**
+ * The registry's schema, as numbered migrations. A migration is applied once, in its own
+ * transaction, and recorded in `PRAGMA user_version`; never edit a released migration, add the
+ * next number instead.
+ *
+ * Conventions: ids are TEXT; times shown to people are ISO-8601 TEXT (`*_at`); metric and log
+ * times are INTEGER milliseconds since the epoch (what the worker sends); `*_json` columns hold
+ * JSON text parsed in one place each (model-registry.ts, run-store.ts). Tables are STRICT so a
+ * wrong type fails loudly. Metric values are nullable REAL because SQLite stores NaN as NULL and a
+ * diverging loss is a real value to keep.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema: runs, tasks, metrics, logs, models, versions, lineage, aliases, artifacts',
+    sql: /* sql */ `
+      CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        seed          REAL NOT NULL,
+        pipeline_json TEXT NOT NULL,
+        pipeline_file TEXT,
+        backend_json  TEXT,
+        versions_json TEXT NOT NULL DEFAULT '{}',
+        error_json    TEXT,
+        created_at    TEXT NOT NULL,
+        started_at    TEXT,
+        finished_at   TEXT
+      ) STRICT;
+      CREATE INDEX runs_by_created ON runs (created_at);
+
+      CREATE TABLE tasks (
+        id              TEXT PRIMARY KEY,
+        run_id          TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        node_id         TEXT NOT NULL,
+        node_type       TEXT NOT NULL,
+        node_version    INTEGER NOT NULL,
+        op              TEXT NOT NULL,
+        fingerprint     TEXT NOT NULL,
+        status          TEXT NOT NULL
+                        CHECK (status IN ('queued', 'running', 'done', 'reused', 'failed', 'cancelled', 'skipped')),
+        params_json     TEXT NOT NULL,
+        inputs_json     TEXT NOT NULL DEFAULT '{}',
+        outputs_json    TEXT NOT NULL DEFAULT '{}',
+        summary_json    TEXT,
+        error_json      TEXT,
+        reused_from     TEXT REFERENCES tasks (id) ON DELETE SET NULL,
+        backend_json    TEXT,
+        attempt         INTEGER NOT NULL DEFAULT 0,
+        progress_json   TEXT,
+        checkpoint_json TEXT,
+        task_dir        TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        started_at      TEXT,
+        finished_at     TEXT
+      ) STRICT;
+      CREATE INDEX tasks_by_run ON tasks (run_id);
+      CREATE INDEX tasks_by_fingerprint ON tasks (fingerprint, status);
+      CREATE INDEX tasks_by_reused_from ON tasks (reused_from);
+
+      CREATE TABLE metrics (
+        task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        step    REAL NOT NULL,
+        epoch   REAL,
+        name    TEXT NOT NULL,
+        value   REAL,
+        time    INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX metrics_by_task_name_step ON metrics (task_id, name, step);
+
+      CREATE TABLE logs (
+        id      INTEGER PRIMARY KEY,
+        task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        time    INTEGER NOT NULL,
+        level   TEXT NOT NULL CHECK (level IN ('info', 'warn', 'error')),
+        message TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX logs_by_task ON logs (task_id, id);
+
+      -- next_version is a counter, not max(version) + 1: a deleted version number is never reused,
+      -- so "name:3" always meant the same model.
+      CREATE TABLE models (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        kind         TEXT NOT NULL CHECK (kind IN ('classifier', 'diffusion')),
+        next_version INTEGER NOT NULL DEFAULT 1,
+        created_at   TEXT NOT NULL
+      ) STRICT;
+
+      -- run_id and task_id are provenance, deliberately without foreign keys: the registry outlives
+      -- run records (pruned runs, imported models).
+      CREATE TABLE model_versions (
+        id              TEXT PRIMARY KEY,
+        model_id        TEXT NOT NULL REFERENCES models (id) ON DELETE RESTRICT,
+        version         INTEGER NOT NULL CHECK (version >= 1),
+        kind            TEXT NOT NULL CHECK (kind IN ('classifier', 'diffusion')),
+        framework       TEXT NOT NULL,
+        backend         TEXT,
+        run_id          TEXT,
+        task_id         TEXT,
+        role            TEXT,
+        node_type       TEXT,
+        param_count     INTEGER NOT NULL,
+        non_zero_params INTEGER NOT NULL,
+        size_bytes      INTEGER NOT NULL,
+        params_json     TEXT NOT NULL,
+        meta_json       TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        UNIQUE (model_id, version)
+      ) STRICT;
+      CREATE INDEX model_versions_by_task ON model_versions (task_id);
+
+      -- Deleting a parent is refused by the schema (RESTRICT); a forced delete removes the edges
+      -- to its children explicitly first.
+      CREATE TABLE lineage (
+        child_id    TEXT NOT NULL REFERENCES model_versions (id) ON DELETE CASCADE,
+        parent_id   TEXT NOT NULL REFERENCES model_versions (id) ON DELETE RESTRICT,
+        operation   TEXT NOT NULL,
+        params_json TEXT NOT NULL,
+        task_id     TEXT,
+        PRIMARY KEY (child_id, parent_id)
+      ) STRICT;
+      CREATE INDEX lineage_by_parent ON lineage (parent_id);
+
+      CREATE TABLE version_metrics (
+        id          INTEGER PRIMARY KEY,
+        version_id  TEXT NOT NULL REFERENCES model_versions (id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        value       REAL,
+        task_id     TEXT,
+        recorded_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX version_metrics_by_version ON version_metrics (version_id, name, id);
+
+      CREATE TABLE aliases (
+        model_id   TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+        alias      TEXT NOT NULL,
+        version_id TEXT NOT NULL REFERENCES model_versions (id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (model_id, alias)
+      ) STRICT;
+      CREATE INDEX aliases_by_version ON aliases (version_id);
+
+      -- Blobs known to the registry; the files live in the artifact store at <root>/ab/cdef….
+      CREATE TABLE artifacts (
+        sha256     TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+        size       INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      -- A version's files: its manifest is this table joined with artifacts, ordered by path.
+      CREATE TABLE version_artifacts (
+        version_id TEXT NOT NULL REFERENCES model_versions (id) ON DELETE CASCADE,
+        path       TEXT NOT NULL,
+        sha256     TEXT NOT NULL REFERENCES artifacts (sha256) ON DELETE RESTRICT,
+        PRIMARY KEY (version_id, path)
+      ) STRICT;
+      CREATE INDEX version_artifacts_by_sha256 ON version_artifacts (sha256);
+    `,
+  },
+];
+
+/** The schema version this code writes and understands. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce(
+  (max, migration) => Math.max(max, migration.version),
+  0,
+);

@@ -1,0 +1,585 @@
+/**
+ * The model registry: models, their numbered versions, lineage between versions, aliases and
+ * metrics in SQLite; the versions' files in a content-addressed `FsArtifactStore`.
+ *
+ * Crash safety comes from ordering: every blob is stored (and fsynced) before the one transaction
+ * that inserts the rows naming it. A process killed at any point leaves either no row, or a
+ * complete row whose blobs exist; unreferenced blobs and temp files are left for `gc`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { LineageEdge, LineageGraph, ModelVersionInfo } from '../../preload/contract';
+import { DistilleryError, errors } from '../base/errors';
+import type { ArtifactManifest, FsArtifactStore, GcOptions, GcResult } from './artifact-store';
+import type { Database } from './db';
+
+export type ModelKind = ModelVersionInfo['kind'];
+
+export interface RegisterVersionInput {
+  /** Model name: letters, digits, `_ . -`, segments joined by `/` (e.g. `mnist-mlp/fit`). */
+  name: string;
+  kind: ModelKind;
+  framework: string;
+  backend: string | null;
+  runId: string | null;
+  taskId: string | null;
+  /** Output port of the task that produced it; `TaskInfo.models` is keyed by it (default `model`). */
+  role?: string | null;
+  nodeType: string | null;
+  /** Directory whose regular files (recursively) are the version's artifact files. */
+  artifactDir: string;
+  paramCount: number;
+  nonZeroParams: number;
+  sizeBytes: number;
+  params: Record<string, unknown>;
+  meta: Record<string, unknown>;
+  /** Versions this one was made from, and how. */
+  parents: Array<{ versionId: string; operation: string; params: Record<string, unknown> }>;
+  metrics?: Record<string, number>;
+}
+
+/** A model reference, parsed: `name`, `name:3` or `name@alias` (version ids are tried first). */
+export type ParsedModelRef =
+  | { type: 'latest'; name: string }
+  | { type: 'version'; name: string; version: number }
+  | { type: 'alias'; name: string; alias: string };
+
+/** Unreferenced blobs younger than this survive `gc()`: another process may be about to commit them. */
+export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+
+const NAME_SEGMENT = '[A-Za-z0-9_][A-Za-z0-9._-]*';
+const MODEL_NAME = new RegExp(`^${NAME_SEGMENT}(?:/${NAME_SEGMENT})*$`);
+const MODEL_NAME_EXPECTED = 'letters, digits, "_", ".", "-" in segments joined by "/" (no ":" or "@")';
+const MAX_NAME_LENGTH = 200;
+const ALIAS = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+const MAX_ALIAS_LENGTH = 100;
+const VERSION_NUMBER = /^[1-9][0-9]*$/;
+const VERSION_ID = /^mv_[0-9a-z]{10}$/;
+const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/** Checks a model name; throws MODEL_REF_INVALID naming what is allowed. */
+export function validateModelName(name: string): void {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH || !MODEL_NAME.test(name)) {
+    throw new DistilleryError(
+      'MODEL_REF_INVALID',
+      `Invalid model name ${JSON.stringify(name)}: use ${MODEL_NAME_EXPECTED}`,
+      {
+        expected: MODEL_NAME_EXPECTED,
+        received: name,
+      },
+    );
+  }
+}
+
+/** Checks an alias; throws ALIAS_INVALID. */
+export function validateAlias(alias: string): void {
+  if (alias.length === 0 || alias.length > MAX_ALIAS_LENGTH || !ALIAS.test(alias)) {
+    const expected = `a letter, then letters, digits, "_", "." or "-" (at most ${MAX_ALIAS_LENGTH})`;
+    throw new DistilleryError(
+      'ALIAS_INVALID',
+      `Invalid alias ${JSON.stringify(alias)}: expected ${expected}`,
+      {
+        param: 'alias',
+        expected,
+        received: alias,
+      },
+    );
+  }
+}
+
+/** Parses `name`, `name:version` or `name@alias`; throws MODEL_REF_INVALID when malformed. */
+export function parseModelRef(ref: string): ParsedModelRef {
+  const invalid = (expected: string) =>
+    new DistilleryError(
+      'MODEL_REF_INVALID',
+      `Invalid model reference ${JSON.stringify(ref)}: expected ${expected}`,
+      {
+        expected,
+        received: ref,
+      },
+    );
+  const at = ref.indexOf('@');
+  const colon = ref.indexOf(':');
+  if (at >= 0 && colon >= 0) throw invalid('one of "name:version" or "name@alias", not both');
+  if (at >= 0) {
+    const name = ref.slice(0, at);
+    const alias = ref.slice(at + 1);
+    if (!isModelName(name) || alias.length > MAX_ALIAS_LENGTH || !ALIAS.test(alias)) {
+      throw invalid('"name@alias", the alias starting with a letter');
+    }
+    return { type: 'alias', name, alias };
+  }
+  if (colon >= 0) {
+    const name = ref.slice(0, colon);
+    const version = ref.slice(colon + 1);
+    if (!isModelName(name) || !VERSION_NUMBER.test(version) || !Number.isSafeInteger(Number(version))) {
+      throw invalid('"name:version" with a version number ≥ 1');
+    }
+    return { type: 'version', name, version: Number(version) };
+  }
+  if (!isModelName(ref)) throw invalid(`a version id or a model name of ${MODEL_NAME_EXPECTED}`);
+  return { type: 'latest', name: ref };
+}
+
+function isModelName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_LENGTH && MODEL_NAME.test(name);
+}
+
+/** `mv_` + 10 random base32 characters (50 bits). */
+function newId(prefix: string): string {
+  const bytes = randomBytes(10);
+  let out = prefix;
+  for (const byte of bytes) out += ID_ALPHABET[byte & 31] ?? '0';
+  return out;
+}
+
+interface VersionRow {
+  id: string;
+  model_id: string;
+  name: string;
+  version: number;
+  kind: ModelKind;
+  framework: string;
+  backend: string | null;
+  run_id: string | null;
+  task_id: string | null;
+  role: string | null;
+  node_type: string | null;
+  param_count: number;
+  non_zero_params: number;
+  size_bytes: number;
+  params_json: string;
+  meta_json: string;
+  created_at: string;
+}
+
+interface LineageRow {
+  child_id: string;
+  parent_id: string;
+  operation: string;
+  params_json: string;
+  task_id: string | null;
+}
+
+const VERSION_SELECT = `
+  SELECT mv.id, mv.model_id, m.name, mv.version, mv.kind, mv.framework, mv.backend, mv.run_id,
+         mv.task_id, mv.role, mv.node_type, mv.param_count, mv.non_zero_params, mv.size_bytes,
+         mv.params_json, mv.meta_json, mv.created_at
+  FROM model_versions mv JOIN models m ON m.id = mv.model_id`;
+
+function parseObject(text: string): Record<string, unknown> {
+  const value: unknown = JSON.parse(text);
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+function describeVersion(row: VersionRow): string {
+  return `${row.name}:${row.version}`;
+}
+
+export class SqliteModelRegistry {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database,
+    readonly store: FsArtifactStore,
+  ) {
+    this.statements = {
+      byId: db.prepare<[string], VersionRow>(`${VERSION_SELECT} WHERE mv.id = ?`),
+      byNameVersion: db.prepare<[string, number], VersionRow>(
+        `${VERSION_SELECT} WHERE m.name = ? AND mv.version = ?`,
+      ),
+      byAlias: db.prepare<[string, string], VersionRow>(
+        `${VERSION_SELECT} JOIN aliases a ON a.version_id = mv.id AND a.model_id = m.id WHERE m.name = ? AND a.alias = ?`,
+      ),
+      latest: db.prepare<[string], VersionRow>(
+        `${VERSION_SELECT} WHERE m.name = ? ORDER BY mv.version DESC LIMIT 1`,
+      ),
+      listAll: db.prepare<[], VersionRow>(`${VERSION_SELECT} ORDER BY mv.rowid DESC`),
+      listByName: db.prepare<[string], VersionRow>(
+        `${VERSION_SELECT} WHERE m.name = ? ORDER BY mv.rowid DESC`,
+      ),
+      byIds: db.prepare<[string], VersionRow>(
+        `${VERSION_SELECT} WHERE mv.id IN (SELECT value FROM json_each(?)) ORDER BY mv.rowid`,
+      ),
+      aliasesOf: db.prepare<[string], { version_id: string; alias: string }>(
+        `SELECT version_id, alias FROM aliases WHERE version_id IN (SELECT value FROM json_each(?)) ORDER BY alias`,
+      ),
+      latestMetricsOf: db.prepare<[string], { version_id: string; name: string; value: number | null }>(
+        `SELECT version_id, name, value FROM version_metrics WHERE id IN (
+           SELECT max(id) FROM version_metrics WHERE version_id IN (SELECT value FROM json_each(?))
+           GROUP BY version_id, name)
+         ORDER BY name`,
+      ),
+      modelByName: db.prepare<[string], { id: string; kind: ModelKind; next_version: number }>(
+        'SELECT id, kind, next_version FROM models WHERE name = ?',
+      ),
+      insertModel: db.prepare<[string, string, string, string]>(
+        'INSERT INTO models (id, name, kind, next_version, created_at) VALUES (?, ?, ?, 1, ?)',
+      ),
+      setModelKind: db.prepare<[string, string]>('UPDATE models SET kind = ? WHERE id = ?'),
+      bumpVersion: db.prepare<[number, string]>('UPDATE models SET next_version = ? WHERE id = ?'),
+      countVersions: db.prepare<[string], { count: number }>(
+        'SELECT count(*) AS count FROM model_versions WHERE model_id = ?',
+      ),
+      insertVersion: db.prepare(
+        `INSERT INTO model_versions (id, model_id, version, kind, framework, backend, run_id, task_id, role,
+           node_type, param_count, non_zero_params, size_bytes, params_json, meta_json, created_at)
+         VALUES (@id, @model_id, @version, @kind, @framework, @backend, @run_id, @task_id, @role,
+           @node_type, @param_count, @non_zero_params, @size_bytes, @params_json, @meta_json, @created_at)`,
+      ),
+      insertArtifact: db.prepare<[string, number, string]>(
+        'INSERT OR IGNORE INTO artifacts (sha256, size, created_at) VALUES (?, ?, ?)',
+      ),
+      insertVersionArtifact: db.prepare<[string, string, string]>(
+        'INSERT INTO version_artifacts (version_id, path, sha256) VALUES (?, ?, ?)',
+      ),
+      insertLineage: db.prepare<[string, string, string, string, string | null]>(
+        'INSERT INTO lineage (child_id, parent_id, operation, params_json, task_id) VALUES (?, ?, ?, ?, ?)',
+      ),
+      insertMetric: db.prepare<[string, string, number, string | null, string]>(
+        'INSERT INTO version_metrics (version_id, name, value, task_id, recorded_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      lineageFrom: db.prepare<[string, string], { id: string }>(
+        `WITH RECURSIVE
+           ancestor(id) AS (SELECT ? UNION SELECT l.parent_id FROM lineage l JOIN ancestor a ON l.child_id = a.id),
+           descendant(id) AS (SELECT ? UNION SELECT l.child_id FROM lineage l JOIN descendant d ON l.parent_id = d.id)
+         SELECT id FROM ancestor UNION SELECT id FROM descendant`,
+      ),
+      descendantsOf: db.prepare<[string, string], { id: string }>(
+        `WITH RECURSIVE descendant(id) AS (
+           SELECT ? UNION SELECT l.child_id FROM lineage l JOIN descendant d ON l.parent_id = d.id)
+         SELECT descendant.id FROM descendant JOIN model_versions mv ON mv.id = descendant.id
+         WHERE descendant.id <> ? ORDER BY mv.rowid`,
+      ),
+      edgesWithin: db.prepare<[{ ids: string }], LineageRow>(
+        `SELECT child_id, parent_id, operation, params_json, task_id FROM lineage
+         WHERE child_id IN (SELECT value FROM json_each(@ids)) AND parent_id IN (SELECT value FROM json_each(@ids))
+         ORDER BY child_id, parent_id`,
+      ),
+      childrenOf: db.prepare<[string], { child_id: string }>(
+        'SELECT child_id FROM lineage WHERE parent_id = ?',
+      ),
+      upsertAlias: db.prepare<[string, string, string, string]>(
+        `INSERT INTO aliases (model_id, alias, version_id, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (model_id, alias) DO UPDATE SET version_id = excluded.version_id, created_at = excluded.created_at`,
+      ),
+      deleteAlias: db.prepare<[string, string, string]>(
+        'DELETE FROM aliases WHERE model_id = ? AND alias = ? AND version_id = ?',
+      ),
+      deleteChildEdges: db.prepare<[string]>('DELETE FROM lineage WHERE parent_id = ?'),
+      deleteVersion: db.prepare<[string]>('DELETE FROM model_versions WHERE id = ?'),
+      manifestOf: db.prepare<[string], { path: string; sha256: string; size: number }>(
+        `SELECT va.path, va.sha256, a.size FROM version_artifacts va JOIN artifacts a ON a.sha256 = va.sha256
+         WHERE va.version_id = ?`,
+      ),
+      referenced: db.prepare<[], { sha256: string }>('SELECT DISTINCT sha256 FROM version_artifacts'),
+      deleteOrphanArtifacts: db.prepare(
+        'DELETE FROM artifacts WHERE sha256 NOT IN (SELECT sha256 FROM version_artifacts)',
+      ),
+    };
+  }
+
+  /**
+   * Stores `artifactDir`'s files, then records a new version (numbered per model) with its
+   * artifacts, lineage and metrics in one transaction.
+   */
+  async registerVersion(input: RegisterVersionInput): Promise<ModelVersionInfo> {
+    validateModelName(input.name);
+    if (input.kind !== 'classifier' && input.kind !== 'diffusion') {
+      throw new DistilleryError('MODEL_INVALID', `Unknown model kind ${JSON.stringify(input.kind)}`, {
+        param: 'kind',
+        expected: 'classifier or diffusion',
+        received: input.kind,
+      });
+    }
+    for (const field of ['paramCount', 'nonZeroParams', 'sizeBytes'] as const) {
+      const value = input[field];
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new DistilleryError('MODEL_INVALID', `${field} must be a non-negative integer, got ${value}`, {
+          param: field,
+          expected: 'a non-negative integer',
+          received: value,
+        });
+      }
+    }
+    const parents = [...new Map(input.parents.map((parent) => [parent.versionId, parent])).values()];
+    // Checked before storing files so a bad parent costs no disk writes; the foreign keys check
+    // again inside the transaction in case one is deleted meanwhile.
+    for (const parent of parents) this.get(parent.versionId);
+
+    const manifest = await this.store.putDirectory(input.artifactDir);
+    if (manifest.length === 0) {
+      throw new DistilleryError('MODEL_INVALID', `Model directory ${input.artifactDir} holds no files`, {
+        file: input.artifactDir,
+      });
+    }
+
+    const id = newId('mv_');
+    const now = new Date().toISOString();
+    this.db
+      .transaction(() => {
+        const s = this.statements;
+        let model = s.modelByName.get(input.name);
+        if (!model) {
+          const modelId = newId('m_');
+          s.insertModel.run(modelId, input.name, input.kind, now);
+          model = { id: modelId, kind: input.kind, next_version: 1 };
+        } else if (model.kind !== input.kind) {
+          if ((s.countVersions.get(model.id)?.count ?? 0) > 0) {
+            throw new DistilleryError(
+              'MODEL_INVALID',
+              `Model "${input.name}" holds ${model.kind} versions; a ${input.kind} needs another name`,
+              { param: 'kind', expected: model.kind, received: input.kind },
+            );
+          }
+          s.setModelKind.run(input.kind, model.id);
+        }
+        const version = model.next_version;
+        s.bumpVersion.run(version + 1, model.id);
+        s.insertVersion.run({
+          id,
+          model_id: model.id,
+          version,
+          kind: input.kind,
+          framework: input.framework,
+          backend: input.backend,
+          run_id: input.runId,
+          task_id: input.taskId,
+          role: input.role ?? null,
+          node_type: input.nodeType,
+          param_count: input.paramCount,
+          non_zero_params: input.nonZeroParams,
+          size_bytes: input.sizeBytes,
+          params_json: JSON.stringify(input.params),
+          meta_json: JSON.stringify(input.meta),
+          created_at: now,
+        });
+        for (const entry of manifest) {
+          // Cheap last check that no concurrent gc took a blob between storing and committing.
+          if (!this.store.has(entry.sha256)) {
+            throw new DistilleryError('ARTIFACT_CORRUPT', `Blob of "${entry.path}" vanished before commit`, {
+              file: entry.path,
+              sha256: entry.sha256,
+            });
+          }
+          s.insertArtifact.run(entry.sha256, entry.size, now);
+          s.insertVersionArtifact.run(id, entry.path, entry.sha256);
+        }
+        for (const parent of parents) {
+          s.insertLineage.run(
+            id,
+            parent.versionId,
+            parent.operation,
+            JSON.stringify(parent.params),
+            input.taskId,
+          );
+        }
+        for (const [name, value] of Object.entries(input.metrics ?? {})) {
+          s.insertMetric.run(id, name, value, input.taskId, now);
+        }
+      })
+      .immediate();
+    return this.get(id);
+  }
+
+  /** A version by id, `name:version`, `name@alias` or bare name (its latest version). */
+  resolve(ref: string): ModelVersionInfo {
+    return this.toInfos([this.resolveRow(ref)])[0] as ModelVersionInfo;
+  }
+
+  /** A version by id; MODEL_NOT_FOUND when there is none. */
+  get(id: string): ModelVersionInfo {
+    const row = this.statements.byId.get(id);
+    if (!row) throw errors.modelNotFound(id);
+    return this.toInfos([row])[0] as ModelVersionInfo;
+  }
+
+  /** Versions, newest first; `name` keeps one model's. */
+  list(filter: { name?: string } = {}): ModelVersionInfo[] {
+    const rows =
+      filter.name === undefined ? this.statements.listAll.all() : this.statements.listByName.all(filter.name);
+    return this.toInfos(rows);
+  }
+
+  /**
+   * Every ancestor and descendant of the version (transitively) and the edges between them.
+   * Other parents of a descendant (e.g. the second input of a merge) are not followed.
+   */
+  lineage(ref: string): LineageGraph {
+    const root = this.resolveRow(ref);
+    const ids = this.statements.lineageFrom.all(root.id, root.id).map((row) => row.id);
+    const json = JSON.stringify(ids);
+    const nodes = this.toInfos(this.statements.byIds.all(json));
+    const edges: LineageEdge[] = this.statements.edgesWithin.all({ ids: json }).map((row) => ({
+      parentId: row.parent_id,
+      childId: row.child_id,
+      operation: row.operation,
+      params: parseObject(row.params_json),
+      taskId: row.task_id,
+    }));
+    return { root: root.id, nodes, edges };
+  }
+
+  /** Points `alias` of the version's model at the version, moving it from any other version. */
+  tag(ref: string, alias: string): ModelVersionInfo {
+    validateAlias(alias);
+    const row = this.resolveRow(ref);
+    this.statements.upsertAlias.run(row.model_id, alias, row.id, new Date().toISOString());
+    return this.get(row.id);
+  }
+
+  /** Removes `alias` from the version; ALIAS_INVALID when the version does not carry it. */
+  untag(ref: string, alias: string): ModelVersionInfo {
+    validateAlias(alias);
+    const row = this.resolveRow(ref);
+    const { changes } = this.statements.deleteAlias.run(row.model_id, alias, row.id);
+    if (changes === 0) {
+      throw new DistilleryError('ALIAS_INVALID', `${describeVersion(row)} has no alias "${alias}"`, {
+        param: 'alias',
+        received: alias,
+        versionId: row.id,
+      });
+    }
+    return this.get(row.id);
+  }
+
+  /**
+   * Deletes one version (its aliases, metrics, artifact links and its own lineage edges).
+   * Refused with MODEL_HAS_DESCENDANTS while other versions derive from it; with `force`, the
+   * descendants stay and only lose their edge to it. Blobs are left for `gc`. Returns the ids
+   * deleted.
+   */
+  delete(ref: string, options: { force?: boolean } = {}): string[] {
+    const row = this.resolveRow(ref);
+    this.db
+      .transaction(() => {
+        const children = this.statements.childrenOf.all(row.id);
+        if (children.length > 0 && options.force !== true) {
+          const descendants = this.statements.descendantsOf.all(row.id, row.id).map((d) => d.id);
+          const named = this.statements.byIds
+            .all(JSON.stringify(descendants))
+            .map(describeVersion)
+            .join(', ');
+          throw new DistilleryError(
+            'MODEL_HAS_DESCENDANTS',
+            `${describeVersion(row)} has ${descendants.length} descendant version(s) (${named}); ` +
+              'delete them first or force the delete',
+            { versionId: row.id, descendants },
+          );
+        }
+        this.statements.deleteChildEdges.run(row.id);
+        this.statements.deleteVersion.run(row.id);
+      })
+      .immediate();
+    return [row.id];
+  }
+
+  /** Records metric values for a version (e.g. from an evaluate task); the latest value per name wins. */
+  addMetrics(versionId: string, metrics: Record<string, number>, taskId: string | null): ModelVersionInfo {
+    const row = this.statements.byId.get(versionId);
+    if (!row) throw errors.modelNotFound(versionId);
+    const now = new Date().toISOString();
+    this.db.transaction(() => {
+      for (const [name, value] of Object.entries(metrics))
+        this.statements.insertMetric.run(row.id, name, value, taskId, now);
+    })();
+    return this.get(row.id);
+  }
+
+  /** The version's files: relative path, digest, size, sorted by path. */
+  manifest(ref: string): ArtifactManifest {
+    const row = this.resolveRow(ref);
+    return this.statements.manifestOf
+      .all(row.id)
+      .map((entry) => ({ path: entry.path, sha256: entry.sha256, size: entry.size }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** Writes the version's files into `destDir`, verifying each digest; returns the paths written. */
+  async materialize(ref: string, destDir: string): Promise<string[]> {
+    return this.store.materialize(this.manifest(ref), destDir);
+  }
+
+  /** Paths of the version's files whose blobs are missing or no longer match their digest. */
+  async verify(ref: string): Promise<string[]> {
+    const bad: string[] = [];
+    for (const entry of this.manifest(ref)) {
+      if (!(await this.store.verify(entry.sha256))) bad.push(entry.path);
+    }
+    return bad;
+  }
+
+  /** Digests of every blob some version refers to. */
+  referencedArtifacts(): Set<string> {
+    return new Set(this.statements.referenced.all().map((row) => row.sha256));
+  }
+
+  /**
+   * Deletes blobs no version refers to, and leftover temp files. Blobs younger than `graceMs`
+   * (default DEFAULT_GC_GRACE_MS) are kept: another process may be between storing and committing.
+   */
+  async gc(options: GcOptions = {}): Promise<GcResult> {
+    this.statements.deleteOrphanArtifacts.run();
+    return this.store.gc(this.referencedArtifacts(), { graceMs: options.graceMs ?? DEFAULT_GC_GRACE_MS });
+  }
+
+  private resolveRow(ref: string): VersionRow {
+    if (VERSION_ID.test(ref)) {
+      const row = this.statements.byId.get(ref);
+      if (row) return row;
+    }
+    const parsed = parseModelRef(ref);
+    let row: VersionRow | undefined;
+    switch (parsed.type) {
+      case 'latest':
+        row = this.statements.latest.get(parsed.name);
+        break;
+      case 'version':
+        row = this.statements.byNameVersion.get(parsed.name, parsed.version);
+        break;
+      case 'alias':
+        row = this.statements.byAlias.get(parsed.name, parsed.alias);
+        break;
+    }
+    if (!row) throw errors.modelNotFound(ref);
+    return row;
+  }
+
+  private toInfos(rows: VersionRow[]): ModelVersionInfo[] {
+    if (rows.length === 0) return [];
+    const ids = JSON.stringify(rows.map((row) => row.id));
+    const aliases = new Map<string, string[]>();
+    for (const { version_id, alias } of this.statements.aliasesOf.all(ids)) {
+      const list = aliases.get(version_id) ?? [];
+      list.push(alias);
+      aliases.set(version_id, list);
+    }
+    const metrics = new Map<string, Record<string, number>>();
+    for (const { version_id, name, value } of this.statements.latestMetricsOf.all(ids)) {
+      const record = metrics.get(version_id) ?? {};
+      // SQLite stores NaN as NULL; a diverged loss reads back as NaN.
+      record[name] = value ?? Number.NaN;
+      metrics.set(version_id, record);
+    }
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      version: row.version,
+      kind: row.kind,
+      framework: row.framework,
+      aliases: aliases.get(row.id) ?? [],
+      createdAt: row.created_at,
+      runId: row.run_id,
+      taskId: row.task_id,
+      nodeType: row.node_type,
+      backend: row.backend,
+      paramCount: row.param_count,
+      nonZeroParams: row.non_zero_params,
+      sizeBytes: row.size_bytes,
+      params: parseObject(row.params_json),
+      metrics: metrics.get(row.id) ?? {},
+      meta: parseObject(row.meta_json),
+    }));
+  }
+}

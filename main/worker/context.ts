@@ -1,0 +1,133 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { METRICS_FILE, type BackendInfo, type InputRef, type MetricPoint, type StartRequest, type WorkerEvent } from './protocol';
+
+/** What an op may know and do. Ops write files only below `taskDir`. */
+export interface OpContext {
+  readonly taskId: string;
+  readonly nodeId: string;
+  readonly taskDir: string;
+  readonly seed: number;
+  readonly params: Record<string, unknown>;
+  readonly inputs: Record<string, InputRef>;
+  readonly resumeFrom: string | undefined;
+  readonly backend: BackendInfo;
+  /** Aborted when the runner asks to cancel: finish the current step, checkpoint, then throw. */
+  readonly signal: AbortSignal;
+  metric(name: string, value: number, at: { step: number; epoch?: number }): void;
+  progress(done: number, total: number): void;
+  checkpoint(path: string, step: number): void;
+  sample(path: string, step: number): void;
+  artifact(role: string, kind: 'dataset' | 'model', path: string, meta?: Record<string, unknown>): void;
+  log(message: string, level?: 'info' | 'warn' | 'error'): void;
+  /** Sends buffered metrics now (called before checkpoints, done and error). */
+  flush(): void;
+}
+
+/** What an op returns: a small summary that ends up in the task record. */
+export type OpSummary = Record<string, unknown>;
+
+export type Op = (ctx: OpContext) => Promise<OpSummary>;
+
+const FLUSH_INTERVAL_MS = 200;
+const FLUSH_POINTS = 500;
+
+/**
+ * The worker-side OpContext. Metrics are appended to `metrics.jsonl` at once (so a crash loses
+ * nothing) and sent to the runner in batches.
+ */
+export class WorkerOpContext implements OpContext {
+  readonly taskId: string;
+  readonly nodeId: string;
+  readonly taskDir: string;
+  readonly seed: number;
+  readonly params: Record<string, unknown>;
+  readonly inputs: Record<string, InputRef>;
+  readonly resumeFrom: string | undefined;
+  private readonly abort = new AbortController();
+  private pending: MetricPoint[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+  private progressBase: { done: number; time: number } | undefined;
+  private readonly metricsPath: string;
+
+  constructor(
+    request: StartRequest,
+    readonly backend: BackendInfo,
+    private readonly send: (event: WorkerEvent) => void,
+  ) {
+    this.taskId = request.taskId;
+    this.nodeId = request.nodeId;
+    this.taskDir = request.taskDir;
+    this.seed = request.seed;
+    this.params = request.params;
+    this.inputs = request.inputs;
+    this.resumeFrom = request.resumeFrom;
+    mkdirSync(this.taskDir, { recursive: true });
+    this.metricsPath = join(this.taskDir, METRICS_FILE);
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  metric(name: string, value: number, at: { step: number; epoch?: number }): void {
+    const point: MetricPoint = { step: at.step, name, value, time: Date.now() };
+    if (at.epoch !== undefined) point.epoch = at.epoch;
+    appendFileSync(this.metricsPath, JSON.stringify(point) + '\n');
+    this.pending.push(point);
+    if (this.pending.length >= FLUSH_POINTS) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  progress(done: number, total: number): void {
+    const now = Date.now();
+    // ETA from the rate since the first progress report of this attempt (a resumed task starts
+    // mid-way, so the rate must not count work done by the earlier attempt).
+    if (!this.progressBase) this.progressBase = { done, time: now };
+    const doneHere = done - this.progressBase.done;
+    const elapsed = (now - this.progressBase.time) / 1000;
+    const etaSeconds = doneHere > 0 && elapsed > 0 ? ((total - done) * elapsed) / doneHere : null;
+    this.send({ type: 'progress', taskId: this.taskId, done, total, etaSeconds });
+  }
+
+  checkpoint(path: string, step: number): void {
+    this.flush();
+    this.send({ type: 'checkpoint', taskId: this.taskId, path, step });
+  }
+
+  sample(path: string, step: number): void {
+    this.send({ type: 'sample', taskId: this.taskId, path, step });
+  }
+
+  artifact(role: string, kind: 'dataset' | 'model', path: string, meta: Record<string, unknown> = {}): void {
+    this.send({ type: 'artifact', taskId: this.taskId, role, kind, path, meta });
+  }
+
+  log(message: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+    this.send({ type: 'log', taskId: this.taskId, level, message, time: Date.now() });
+  }
+
+  flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.length === 0) return;
+    const points = this.pending;
+    this.pending = [];
+    this.send({ type: 'metrics', taskId: this.taskId, points });
+  }
+
+  get elapsedSeconds(): number {
+    return (Date.now() - this.startedAt) / 1000;
+  }
+}

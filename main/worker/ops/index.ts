@@ -1,0 +1,37 @@
+/** Op name → implementation. Node specs name their op; the worker looks it up here. */
+import { DistilleryError } from '../../base/errors';
+import type { Op } from '../context';
+import { datasetCsvOp, datasetIdxOp, datasetImageFolderOp, datasetMnistOp } from './dataset';
+import { evaluateOp } from './evaluate';
+import { exportOp } from './export';
+import { modelCnnOp, modelMlpOp } from './model';
+import { trainOp } from './train';
+
+const OPS = new Map<string, Op>();
+
+export function registerOp(name: string, op: Op): void {
+  if (OPS.has(name)) throw new DistilleryError('UNKNOWN_OP', `Op "${name}" is registered twice`, { received: name });
+  OPS.set(name, op);
+}
+
+registerOp('dataset-mnist', datasetMnistOp);
+registerOp('dataset-idx', datasetIdxOp);
+registerOp('dataset-csv', datasetCsvOp);
+registerOp('dataset-image-folder', datasetImageFolderOp);
+registerOp('model-mlp', modelMlpOp);
+registerOp('model-cnn', modelCnnOp);
+registerOp('train', trainOp);
+registerOp('evaluate', evaluateOp);
+registerOp('export', exportOp);
+
+export function getOp(name: string): Op {
+  const op = OPS.get(name);
+  if (!op) {
+    throw new DistilleryError('UNKNOWN_OP', `The worker has no op "${name}"`, { expected: [...OPS.keys()].join(', '), received: name });
+  }
+  return op;
+}
+
+export function opNames(): string[] {
+  return [...OPS.keys()];
+}
