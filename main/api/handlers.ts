@@ -112,7 +112,7 @@ export async function exportModel(app: DistilleryApp, ref: string, format: strin
   const version = app.registry.resolve(ref);
   const staging = mkdtempSync(join(tmpdir(), 'distillery-export-'));
   try {
-    app.registry.materialize(version.id, staging);
+    await app.registry.materialize(version.id, staging);
     return await exporter.export(staging, outDir, {});
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -19,6 +19,7 @@ interface TaskLine {
 }
 
 const SHOWN = ['loss', 'accuracy', 'val_loss', 'val_accuracy'];
+const EPOCH_SHOWN = ['epoch_loss', 'accuracy', 'val_loss', 'val_accuracy'];
 
 export class RunProgress {
   private readonly store = new DisposableStore();
@@ -76,13 +77,17 @@ export class RunProgress {
   private onMetrics(batch: MetricBatch): void {
     const line = this.lines.get(batch.taskId);
     if (!line) return;
+    const finishedEpochs = new Set<number>();
     for (const point of batch.points) {
       line.latest.set(point.name, point.value);
-      if (!this.isTty && point.name === 'val_accuracy' && point.epoch !== undefined) {
-        const parts = SHOWN.filter((name) => line.latest.has(name)).map((name) => `${name} ${line.latest.get(name)!.toFixed(4)}`);
-        this.out.write(`[${line.nodeId}] epoch ${point.epoch + 1}: ${parts.join('  ')}\n`);
-      }
+      if (point.name === 'epoch_loss' && point.epoch !== undefined) finishedEpochs.add(point.epoch);
       if (point.epoch !== undefined) line.epoch = point.epoch;
+    }
+    if (!this.isTty) {
+      for (const epoch of finishedEpochs) {
+        const parts = EPOCH_SHOWN.filter((name) => line.latest.has(name)).map((name) => `${name} ${line.latest.get(name)!.toFixed(4)}`);
+        this.out.write(`[${line.nodeId}] epoch ${epoch}: ${parts.join('  ')}\n`);
+      }
     }
     if (this.isTty) this.dirty = true;
   }

@@ -159,6 +159,12 @@ export class Runner extends Disposable {
     return this.queue.length;
   }
 
+  /** Pid of the worker running a task, while it runs. */
+  workerPid(taskId: string): number | undefined {
+    for (const run of this.runs.values()) for (const task of run.tasks.values()) if (task.id === taskId) return task.worker?.pid;
+    return undefined;
+  }
+
   isActive(runId: string): boolean {
     return this.runs.has(runId);
   }

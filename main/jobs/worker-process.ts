@@ -3,6 +3,8 @@
  * handshake. Cancel = `cancel` message, then SIGTERM after a grace period, then SIGKILL.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { DistilleryError } from '../base/errors';
 import { Emitter } from '../base/event';
 import { Disposable, toDisposable } from '../base/lifecycle';
@@ -26,6 +28,11 @@ export interface WorkerExit {
 }
 
 const STDERR_TAIL = 4000;
+
+/** tsx's ESM loader, resolved from this package so workers start from any working directory. */
+function tsxLoaderUrl(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+}
 
 export class WorkerProcess extends Disposable {
   private readonly _onDidEmit = this._register(new Emitter<WorkerEvent>());
@@ -86,7 +93,7 @@ export class WorkerProcess extends Disposable {
 
   /** Forks the worker and waits for its `ready` handshake. */
   static async start(options: WorkerProcessOptions): Promise<WorkerProcess> {
-    const execArgv = options.entry.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+    const execArgv = options.entry.endsWith('.ts') ? ['--import', tsxLoaderUrl()] : [];
     const child = fork(options.entry, [], {
       execArgv,
       serialization: 'advanced',

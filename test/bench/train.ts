@@ -144,6 +144,11 @@ def build(name):
         return nn.Sequential(nn.Linear(784, 800), nn.ReLU(), nn.Linear(800, 800), nn.ReLU(), nn.Linear(800, 10))
     return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
+# Which BLAS torch really loaded: Debian's python3-torch runs on whatever libblas.so.3 points to
+# (reference BLAS unless OpenBLAS is installed), which decides its dense-layer speed.
+torch.ones(2, 2) @ torch.ones(2, 2)
+blas = sorted({line.split()[-1] for line in open('/proc/self/maps') if 'blas' in line.split()[-1]})
+print(json.dumps({'blas': blas}), flush=True)
 for name in sys.argv[7:]:
     model = build(name)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -171,7 +176,7 @@ function torchAvailable(): string | null {
   return probe.status === 0 ? probe.stdout.trim() : null;
 }
 
-function measureTorch(threads: number): Row[] {
+function measureTorch(threads: number): { rows: Row[]; blas: string[] } {
   const files = mnistFiles();
   const result = spawnSync(
     PYTHON,
@@ -193,9 +198,9 @@ function measureTorch(threads: number): Row[] {
     },
   );
   if (result.status !== 0) throw new Error(`PyTorch benchmark failed: ${result.stderr}`);
-  return result.stdout
-    .trim()
-    .split('\n')
+  const [first, ...lines] = result.stdout.trim().split('\n');
+  const { blas } = JSON.parse(first ?? '{}') as { blas?: string[] };
+  const rows = lines
     .map((line) => JSON.parse(line) as { model: ModelName; samplesPerSecond: number; threads: number })
     .map((r) => ({
       backend: 'pytorch-cpu',
@@ -204,6 +209,7 @@ function measureTorch(threads: number): Row[] {
       threads: `torch ${r.threads}, OpenBLAS ${OPENBLAS_THREADS}`,
       samplesPerSecond: r.samplesPerSecond,
     }));
+  return { rows, blas: blas ?? [] };
 }
 
 function formatRate(value: number | null): string {
@@ -281,10 +287,16 @@ async function main(): Promise<void> {
   if (torchVersion === null) {
     console.log(`PyTorch: skipped (${PYTHON} -c "import torch" fails)\n`);
   } else {
+    const torch = measureTorch(TORCH_THREADS);
     console.log(
-      `PyTorch ${torchVersion}: torch.set_num_threads(${TORCH_THREADS}), OPENBLAS_NUM_THREADS=${OPENBLAS_THREADS}\n`,
+      `PyTorch ${torchVersion}: torch.set_num_threads(${TORCH_THREADS}), OPENBLAS_NUM_THREADS=${OPENBLAS_THREADS}, ` +
+        `BLAS loaded: ${torch.blas.join(', ') || 'none found'}`,
     );
-    rows.push(...measureTorch(TORCH_THREADS));
+    if (torch.blas.some((file) => file.includes('/blas/libblas'))) {
+      console.log('  (reference BLAS, not OpenBLAS: PyTorch dense layers run far below their usual speed)');
+    }
+    console.log('');
+    rows.push(...torch.rows);
   }
 
   printTable(rows);
@@ -302,4 +314,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Report failures ourselves: the wasm module's Node glue rethrows uncaught errors and prints its
+// whole minified source with them.
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});

@@ -1,15 +1,16 @@
 /**
  * Fixtures for training tests: a real MNIST subset written as a dataset directory, small models
- * written as model directories, and an in-memory OpContext that records what an op reports.
+ * written as model directories, and the shared FakeOpContext with callbacks (cancel after N steps,
+ * look at tensor counts at epoch ends).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { OpContext } from '../../main/worker/context';
 import { writeDataset, type SplitData } from '../../main/worker/data/dataset-file';
+import { architectures } from '../../main/worker/models';
 import { saveModel, type ModelMeta } from '../../main/worker/models/model-file';
-import type { InputRef, MetricPoint } from '../../main/worker/protocol';
+import { FakeOpContext, type FakeOpContextInit, type RecordedMetric } from './fake-op-context';
 
 const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
@@ -90,73 +91,58 @@ export async function writeMlpModel(dir: string, options: MlpFixtureOptions = {}
   return dir;
 }
 
-export interface FakeContextOptions {
-  taskDir: string;
-  params: Record<string, unknown>;
-  inputs: Record<string, InputRef>;
-  seed?: number;
-  resumeFrom?: string;
-  /** Called for every metric point (after it is recorded). */
-  onMetric?: (point: MetricPoint, fake: FakeContext) => void;
-  /** Called for every progress report. */
-  onProgress?: (done: number, total: number, fake: FakeContext) => void;
+/** Writes a model dir built by the worker's own architecture builders (`mlp`, `cnn`) for MNIST. */
+export async function writeBuiltModel(
+  dir: string,
+  architecture: 'mlp' | 'cnn',
+  params: Record<string, unknown>,
+  seed = 1,
+): Promise<string> {
+  const spec = architectures.get(architecture);
+  const parsed = spec.parseParams(params);
+  const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10, seed }, parsed);
+  await saveModel(model, dir, {
+    format: 1,
+    kind: 'classifier',
+    architecture,
+    architectureParams: { ...parsed },
+    inputShape: [28, 28, 1],
+    numClasses: 10,
+    classNames: MNIST_CLASSES,
+    trained: false,
+  });
+  model.dispose();
+  return dir;
 }
 
-export interface FakeContext {
-  ctx: OpContext;
-  metrics: MetricPoint[];
-  progress: Array<{ done: number; total: number }>;
-  checkpoints: Array<{ path: string; step: number }>;
-  artifacts: Array<{ role: string; kind: string; path: string; meta: Record<string, unknown> }>;
-  logs: Array<{ level: string; message: string }>;
-  abort(): void;
+export interface TrainContextHooks {
+  /** Called after each metric point is recorded. */
+  onMetric?: (point: RecordedMetric, ctx: TrainTestContext) => void;
+  /** Called after each progress report is recorded (e.g. to cancel after N steps). */
+  onProgress?: (done: number, total: number, ctx: TrainTestContext) => void;
+}
+
+/** The shared FakeOpContext plus callbacks and a metric-series reader. */
+export class TrainTestContext extends FakeOpContext {
+  constructor(
+    init: FakeOpContextInit,
+    private readonly hooks: TrainContextHooks = {},
+  ) {
+    super(init);
+  }
+
+  override metric(name: string, value: number, at: { step: number; epoch?: number }): void {
+    super.metric(name, value, at);
+    this.hooks.onMetric?.(this.metrics.at(-1)!, this);
+  }
+
+  override progress(done: number, total: number): void {
+    super.progress(done, total);
+    this.hooks.onProgress?.(done, total, this);
+  }
+
   /** Values of one metric, in order. */
-  series(name: string): number[];
-}
-
-export function createFakeContext(options: FakeContextOptions): FakeContext {
-  const controller = new AbortController();
-  const fake: FakeContext = {
-    ctx: undefined as unknown as OpContext,
-    metrics: [],
-    progress: [],
-    checkpoints: [],
-    artifacts: [],
-    logs: [],
-    abort: () => controller.abort(),
-    series: (name) => fake.metrics.filter((point) => point.name === name).map((point) => point.value),
-  };
-  fake.ctx = {
-    taskId: 'task-1',
-    nodeId: 'train-1',
-    taskDir: options.taskDir,
-    seed: options.seed ?? 1234,
-    params: options.params,
-    inputs: options.inputs,
-    resumeFrom: options.resumeFrom,
-    backend: { name: 'cpu', package: '@tensorflow/tfjs', skipped: [], features: {} },
-    signal: controller.signal,
-    metric(name, value, at) {
-      const point: MetricPoint = { step: at.step, name, value, time: Date.now() };
-      if (at.epoch !== undefined) point.epoch = at.epoch;
-      fake.metrics.push(point);
-      options.onMetric?.(point, fake);
-    },
-    progress(done, total) {
-      fake.progress.push({ done, total });
-      options.onProgress?.(done, total, fake);
-    },
-    checkpoint(path, step) {
-      fake.checkpoints.push({ path, step });
-    },
-    sample() {},
-    artifact(role, kind, path, meta = {}) {
-      fake.artifacts.push({ role, kind, path, meta });
-    },
-    log(message, level = 'info') {
-      fake.logs.push({ level, message });
-    },
-    flush() {},
-  };
-  return fake;
+  series(name: string): number[] {
+    return this.metrics.filter((point) => point.name === name).map((point) => point.value);
+  }
 }

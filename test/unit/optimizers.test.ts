@@ -86,7 +86,9 @@ function full(config: OptimizerConfig): Required<OptimizerConfig> {
 
 function expectClose(actual: number[], expected: number[], tolerance = 2e-6): void {
   expect(actual).toHaveLength(expected.length);
-  actual.forEach((a, i) => expect(Math.abs(a - expected[i]!)).toBeLessThan(tolerance * Math.max(1, Math.abs(expected[i]!))));
+  actual.forEach((a, i) =>
+    expect(Math.abs(a - expected[i]!)).toBeLessThan(tolerance * Math.max(1, Math.abs(expected[i]!))),
+  );
 }
 
 describe('optimizers against hand-computed updates', () => {
@@ -161,7 +163,10 @@ describe('optimizers against hand-computed updates', () => {
       const copy = {
         ...saved,
         slots: Object.fromEntries(
-          Object.entries(saved.slots).map(([k, a]) => [k, { shape: [...a.shape], values: Float32Array.from(a.values) }]),
+          Object.entries(saved.slots).map(([k, a]) => [
+            k,
+            { shape: [...a.shape], values: Float32Array.from(a.values) },
+          ]),
         ),
       };
       const second = createOptimizer({ name, weightDecay: 0.05 });

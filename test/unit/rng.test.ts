@@ -26,7 +26,13 @@ describe('rng', () => {
   });
 
   it('mixSeed separates nearby and large inputs', () => {
-    const seeds = new Set([mixSeed(1, 0), mixSeed(1, 1), mixSeed(0, 1), mixSeed(2 ** 40, 0), mixSeed(2 ** 40 + 1, 0)]);
+    const seeds = new Set([
+      mixSeed(1, 0),
+      mixSeed(1, 1),
+      mixSeed(0, 1),
+      mixSeed(2 ** 40, 0),
+      mixSeed(2 ** 40 + 1, 0),
+    ]);
     expect(seeds.size).toBe(5);
   });
 
@@ -34,10 +40,16 @@ describe('rng', () => {
     const original = Math.random;
     const draw = (): number[] =>
       withSeededMathRandom(99, () =>
-        tf.tidy(() => Array.from(tf.dropout(tf.ones([64]), 0.5).dataSync()).concat(Array.from(tf.randomNormal([4]).dataSync()))),
+        tf.tidy(() =>
+          Array.from(tf.dropout(tf.ones([64]), 0.5).dataSync()).concat(
+            Array.from(tf.randomNormal([4]).dataSync()),
+          ),
+        ),
       );
     expect(draw()).toEqual(draw());
-    expect(withSeededMathRandom(100, () => tf.tidy(() => Array.from(tf.randomUniform([8]).dataSync())))).not.toEqual(
+    expect(
+      withSeededMathRandom(100, () => tf.tidy(() => Array.from(tf.randomUniform([8]).dataSync()))),
+    ).not.toEqual(
       withSeededMathRandom(99, () => tf.tidy(() => Array.from(tf.randomUniform([8]).dataSync()))),
     );
     expect(Math.random).toBe(original);

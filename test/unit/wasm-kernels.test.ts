@@ -386,6 +386,30 @@ describe('conv2d gradients as forward convolutions', () => {
     });
   }
 
+  it('conv2dTranspose forward and gradients (the Conv2DBackpropInput kernel as an op)', async () => {
+    for (const [strides, pad] of [
+      [2, 'same'],
+      [1, 'valid'],
+      [3, 'valid'],
+    ] as const) {
+      const xShape = [2, 5, 4, 3];
+      const filterShape = [3, 3, 2, 3];
+      const outShape: [number, number, number, number] =
+        pad === 'same'
+          ? [2, 5 * strides, 4 * strides, 2]
+          : [2, (5 - 1) * strides + 3, (4 - 1) * strides + 3, 2];
+      const [x, filter] = [randomValues(xShape), randomValues(filterShape)];
+      const error = await compare(() => {
+        const up = (p: tf.Tensor, q: tf.Tensor) =>
+          tf.conv2dTranspose(p as tf.Tensor4D, q as tf.Tensor4D, outShape, strides, pad);
+        const [p, q] = [tf.tensor(x, xShape), tf.tensor(filter, filterShape)];
+        return [up(p, q), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(up(a, b))))([p, q])];
+      });
+      record('conv2dTranspose (forward, dx, dW)', error);
+      expect(error).toBeLessThan(TOLERANCE);
+    }
+  });
+
   it('depthwise conv2d gradients (cpu fallback kernels)', async () => {
     for (const [strides, pad] of [
       [1, 'same'],

@@ -8,7 +8,7 @@
  * validation split, or else the last `validationSplit` of the training split.
  */
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { DistilleryError, errors } from '../../base/errors';
 import type { Op, OpContext, OpSummary } from '../context';
 import { readDataset, type SplitData } from '../data/dataset-file';
@@ -19,6 +19,7 @@ import { sparseCrossEntropyLoss } from '../train/classifier-loss';
 import { MONITORS, runTrainingLoop, type Monitor } from '../train/loop';
 import { OPTIMIZER_NAMES, createOptimizer, type OptimizerName } from '../train/optimizers';
 import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules';
+import { MODEL_DIR, nodeError, requireInput } from './model';
 
 /** The train node's parameters after defaults. */
 export interface TrainParams {
@@ -158,19 +159,6 @@ export function readParams(raw: Record<string, unknown>, nodeId: string): TrainP
   return params;
 }
 
-function requireInput(ctx: OpContext, port: string, kind: 'model' | 'dataset'): string {
-  const input = ctx.inputs[port];
-  if (!input || input.kind !== kind) {
-    throw new DistilleryError('MISSING_INPUT', `Node "${ctx.nodeId}": input "${port}" (a ${kind}) is missing`, {
-      nodeId: ctx.nodeId,
-      port,
-      expected: kind,
-      received: input?.kind,
-    });
-  }
-  return input.path;
-}
-
 function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -178,26 +166,45 @@ function product(shape: readonly number[]): number {
 /** Shape of one example as the model takes it: the model's own input shape when fully known. */
 function modelInputShape(model: tf.LayersModel, fallback: number[]): number[] {
   const shape = model.inputs[0]?.shape.slice(1);
-  if (shape && shape.length > 0 && shape.every((d): d is number => typeof d === 'number' && d > 0)) return shape;
+  if (shape && shape.length > 0 && shape.every((d): d is number => typeof d === 'number' && d > 0))
+    return shape;
   return fallback;
 }
 
 function incompatible(nodeId: string, message: string, expected: string, received: unknown): DistilleryError {
-  return new DistilleryError('INCOMPATIBLE_INPUTS', `Node "${nodeId}": ${message}`, { nodeId, expected, received });
+  return new DistilleryError('INCOMPATIBLE_INPUTS', `Node "${nodeId}": ${message}`, {
+    nodeId,
+    expected,
+    received,
+  });
 }
 
 /** Trains the input model on the input dataset. */
 export const trainOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
+  try {
+    return await train(ctx);
+  } catch (error) {
+    // Cancellation is not the node's fault; everything else is reported at the node.
+    if (error instanceof DistilleryError && error.code === 'TASK_CANCELLED') throw error;
+    throw nodeError(ctx.nodeId, error);
+  }
+};
+
+async function train(ctx: OpContext): Promise<OpSummary> {
   const params = readParams(ctx.params, ctx.nodeId);
-  const modelDir = requireInput(ctx, 'model', 'model');
-  const datasetDir = requireInput(ctx, 'dataset', 'dataset');
+  const modelDir = requireInput(ctx, 'model', 'model').path;
+  const datasetDir = requireInput(ctx, 'dataset', 'dataset').path;
 
   const dataset = readDataset(datasetDir, ['train', 'validation']);
   const { manifest } = dataset;
   let train: SplitData | undefined = dataset.splits.train;
   let validation: SplitData | undefined = dataset.splits.validation;
   if (!train || train.count === 0) {
-    throw errors.datasetInvalid(join(datasetDir, 'dataset.json'), 'a non-empty train split', manifest.splits.train?.count ?? 'none');
+    throw errors.datasetInvalid(
+      join(datasetDir, 'dataset.json'),
+      'a non-empty train split',
+      manifest.splits.train?.count ?? 'none',
+    );
   }
   if (!validation && params.validationSplit > 0) {
     const carved = carveValidation(train, params.validationSplit);
@@ -226,7 +233,12 @@ export const trainOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
     }
     const outputs = model.outputs[0]?.shape.at(-1);
     if (typeof outputs === 'number' && outputs !== manifest.numClasses) {
-      throw incompatible(ctx.nodeId, `the model has ${outputs} outputs, the dataset ${manifest.numClasses} classes`, `${manifest.numClasses} outputs`, outputs);
+      throw incompatible(
+        ctx.nodeId,
+        `the model has ${outputs} outputs, the dataset ${manifest.numClasses} classes`,
+        `${manifest.numClasses} outputs`,
+        outputs,
+      );
     }
     const stepsPerEpoch = Math.ceil(train.count / params.batchSize);
     ctx.log(
@@ -270,7 +282,7 @@ export const trainOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
     // After restoring the best weights, the model's figures are the best epoch's.
     const reported = result.restoredBest && bestRecord ? bestRecord : final;
     const outMeta: ModelMeta = { ...meta, trained: true };
-    const outDir = join(ctx.taskDir, 'model');
+    const outDir = join(ctx.taskDir, MODEL_DIR);
     await saveModel(model, outDir, outMeta);
     const metrics: Record<string, number> = {};
     for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy'] as const) {
@@ -305,4 +317,4 @@ export const trainOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
     optimizer.dispose();
     model.dispose();
   }
-};
+}

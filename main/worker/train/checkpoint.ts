@@ -191,15 +191,25 @@ function readArrays(dir: string, stem: string): { arrays: NamedArrays; info: Rec
     throw invalid(binPath, 'wrong size', `${index.byteLength} bytes`, bytes.byteLength);
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (sha256 !== index.sha256) throw invalid(binPath, 'content does not match its SHA-256', index.sha256, sha256);
+  if (sha256 !== index.sha256)
+    throw invalid(binPath, 'content does not match its SHA-256', index.sha256, sha256);
   // Aligned copy: Buffer pools may hand out offsets that typed arrays cannot view.
   const buffer = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(buffer).set(bytes);
   const arrays: NamedArrays = {};
   for (const entry of index.entries) {
     const size = entry.shape.reduce((a, b) => a * b, 1);
-    if (size !== entry.length || entry.offset + entry.length * 4 > buffer.byteLength || entry.offset % 4 !== 0) {
-      throw invalid(indexPath, `entry "${entry.name}" does not fit`, 'shape matching length within the file', entry);
+    if (
+      size !== entry.length ||
+      entry.offset + entry.length * 4 > buffer.byteLength ||
+      entry.offset % 4 !== 0
+    ) {
+      throw invalid(
+        indexPath,
+        `entry "${entry.name}" does not fit`,
+        'shape matching length within the file',
+        entry,
+      );
     }
     const values =
       entry.dtype === 'int32'
@@ -296,14 +306,20 @@ export function readCheckpoint(dir: string): CheckpointData {
   const name = optimizerFiles.info.name as OptimizerName;
   const iterations = optimizerFiles.info.iterations;
   if (!OPTIMIZER_NAMES.includes(name) || !isFiniteNumber(iterations)) {
-    throw invalid(join(dir, 'optimizer.json'), 'no optimiser name or step count', 'info {name, iterations}', optimizerFiles.info);
+    throw invalid(
+      join(dir, 'optimizer.json'),
+      'no optimiser name or step count',
+      'info {name, iterations}',
+      optimizerFiles.info,
+    );
   }
   const data: CheckpointData = {
     weights,
     optimizer: { name, iterations, slots: optimizerFiles.arrays },
     loop,
   };
-  if (loop.earlyStopping.bestWeights) data.bestWeights = readArrays(dir, loop.earlyStopping.bestWeights).arrays;
+  if (loop.earlyStopping.bestWeights)
+    data.bestWeights = readArrays(dir, loop.earlyStopping.bestWeights).arrays;
   if (existsSync(join(dir, 'extra.json'))) data.extra = readArrays(dir, 'extra').arrays;
   return data;
 }

@@ -56,7 +56,9 @@ export function classifierHead(model: tf.LayersModel): ClassifierHead {
   const probabilities: ClassifierHead = {
     source: 'clipped-probabilities',
     logits: (x, training) =>
-      tf.tidy(() => tf.log(tf.clipByValue(model.apply(x, { training }) as tf.Tensor, PROBABILITY_EPSILON, 1))),
+      tf.tidy(() =>
+        tf.log(tf.clipByValue(model.apply(x, { training }) as tf.Tensor, PROBABILITY_EPSILON, 1)),
+      ),
   };
   if (!last || model.outputs.length !== 1) return probabilities;
   const activation = activationOf(last);
@@ -79,7 +81,7 @@ export function classifierHead(model: tf.LayersModel): ClassifierHead {
     source: 'dense-softmax',
     logits: (x, training) =>
       tf.tidy(() => {
-        const z = tf.matMul(features.apply(x, { training }) as tf.Tensor2D, kernel.read() as tf.Tensor2D);
+        const z = tf.matMul(features.apply(x, { training }) as tf.Tensor, kernel.read());
         return useBias && bias ? tf.add(z, bias.read()) : z;
       }),
   };
@@ -94,8 +96,8 @@ export function sparseCrossEntropyLoss(model: tf.LayersModel): LossFn {
   return (_model, x, y, training) => {
     const logits = head.logits(x, training);
     const classes = logits.shape[logits.shape.length - 1]!;
-    const labels = tf.oneHot(tf.cast(y, 'int32') as tf.Tensor1D, classes);
-    const loss = tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    const labels = tf.oneHot(tf.cast(y, 'int32'), classes);
+    const loss = tf.losses.softmaxCrossEntropy<tf.Tensor, tf.Scalar>(labels, logits);
     return { loss, scores: logits };
   };
 }

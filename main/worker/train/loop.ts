@@ -43,7 +43,12 @@ export interface LossOutput {
  * The loss of one batch. `y` is the batch's int32 labels [batch]. Called inside the loop's
  * gradient tape and tf.tidy: create tensors freely, do not dispose the ones returned.
  */
-export type LossFn = (model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, training: boolean) => tf.Scalar | LossOutput;
+export type LossFn = (
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  training: boolean,
+) => tf.Scalar | LossOutput;
 
 export type Monitor = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
 
@@ -173,21 +178,29 @@ export function writeWeights(model: tf.LayersModel, arrays: NamedArrays, file: s
   const weights = model.weights;
   const count = Object.keys(arrays).length;
   if (count !== weights.length) {
-    throw new DistilleryError('CHECKPOINT_INVALID', `Checkpoint file ${file}: ${count} weights, model has ${weights.length}`, {
-      file,
-      expected: `${weights.length} weights`,
-      received: count,
-    });
+    throw new DistilleryError(
+      'CHECKPOINT_INVALID',
+      `Checkpoint file ${file}: ${count} weights, model has ${weights.length}`,
+      {
+        file,
+        expected: `${weights.length} weights`,
+        received: count,
+      },
+    );
   }
   const checked = weights.map((weight, i) => {
     const array = arrays[String(i)];
     const shape = weight.read().shape;
     if (!array || !tf.util.arraysEqual(array.shape, shape)) {
-      throw new DistilleryError('CHECKPOINT_INVALID', `Checkpoint file ${file}: weight ${i} (${weight.originalName}) has the wrong shape`, {
-        file,
-        expected: `[${shape.join(', ')}]`,
-        received: array ? `[${array.shape.join(', ')}]` : 'nothing',
-      });
+      throw new DistilleryError(
+        'CHECKPOINT_INVALID',
+        `Checkpoint file ${file}: weight ${i} (${weight.originalName}) has the wrong shape`,
+        {
+          file,
+          expected: `[${shape.join(', ')}]`,
+          received: array ? `[${array.shape.join(', ')}]` : 'nothing',
+        },
+      );
     }
     return { array, dtype: weight.dtype };
   });
@@ -196,20 +209,30 @@ export function writeWeights(model: tf.LayersModel, arrays: NamedArrays, file: s
   tf.dispose(tensors);
 }
 
-function checkOptimizerState(state: OptimizerState, optimizer: Optimizer, trainable: tf.Variable[], file: string): void {
+function checkOptimizerState(
+  state: OptimizerState,
+  optimizer: Optimizer,
+  trainable: tf.Variable[],
+  file: string,
+): void {
   const fail = (expected: string, received: unknown): never => {
-    throw new DistilleryError('CHECKPOINT_INVALID', `Checkpoint file ${file}: optimiser state does not fit this run`, {
-      file,
-      expected,
-      received,
-    });
+    throw new DistilleryError(
+      'CHECKPOINT_INVALID',
+      `Checkpoint file ${file}: optimiser state does not fit this run`,
+      {
+        file,
+        expected,
+        received,
+      },
+    );
   };
   if (state.name !== optimizer.name) fail(`state of ${optimizer.name}`, state.name);
   for (const [key, array] of Object.entries(state.slots)) {
     const index = Number(key.slice(key.lastIndexOf('/') + 1));
     const variable = trainable[index];
     if (!variable) fail(`slots for ${trainable.length} variables`, key);
-    else if (!tf.util.arraysEqual(variable.shape, array.shape)) fail(`[${variable.shape.join(', ')}] for ${key}`, array.shape);
+    else if (!tf.util.arraysEqual(variable.shape, array.shape))
+      fail(`[${variable.shape.join(', ')}] for ${key}`, array.shape);
   }
 }
 
@@ -227,7 +250,9 @@ function toLossOutput(result: tf.Scalar | LossOutput): LossOutput {
 
 /** Number of rows whose argmax equals the label, as an int32 scalar. */
 function countCorrect(scores: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(scores, -1), tf.cast(y, 'int32')), 'int32')) as tf.Scalar);
+  return tf.tidy(() =>
+    tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(scores, -1), tf.cast(y, 'int32')), 'int32')),
+  );
 }
 
 /** Examples `indices[start..end)` as a float batch (uint8 images scaled by 1/255) and labels. */
@@ -275,13 +300,28 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
   const size = inputShape.reduce((a, b) => a * b, 1);
   const { epochs, batchSize } = config;
   if (train.count < 1 || train.x.length !== train.count * size) {
-    throw new DistilleryError('DATASET_INVALID', `Training data has ${train.count} examples of ${train.x.length / Math.max(1, train.count)} values; the model takes ${size}`, {
-      expected: `≥ 1 example of ${size} values`,
-      received: { count: train.count, values: train.x.length },
-    });
+    throw new DistilleryError(
+      'DATASET_INVALID',
+      `Training data has ${train.count} examples of ${train.x.length / Math.max(1, train.count)} values; the model takes ${size}`,
+      {
+        expected: `≥ 1 example of ${size} values`,
+        received: { count: train.count, values: train.x.length },
+      },
+    );
   }
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
+
+  for (const layer of model.layers) {
+    // tfjs re-seeds a seeded Dropout's generator on every call, so it drops the same units at every
+    // step; unseeded ones draw from Math.random, which the loop seeds per step.
+    if (layer.getClassName() === 'Dropout' && layer.getConfig().seed != null) {
+      ctx.log(
+        `Layer "${layer.name}" has a fixed dropout seed: it drops the same units at every step`,
+        'warn',
+      );
+    }
+  }
 
   let monitor = config.earlyStopping.monitor;
   if (monitor.startsWith('val_') && !validation) {
@@ -323,10 +363,13 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
     optimizer.load(checkpoint.optimizer);
     hooks.loadState?.(checkpoint.extra ?? {});
     bestWeights = checkpoint.bestWeights;
-    if (loop.seed !== ctx.seed) ctx.log(`Checkpoint seed ${loop.seed} differs from ${ctx.seed}; keeping the checkpoint's`, 'warn');
+    if (loop.seed !== ctx.seed)
+      ctx.log(`Checkpoint seed ${loop.seed} differs from ${ctx.seed}; keeping the checkpoint's`, 'warn');
     state = loop;
     resumedFromStep = loop.globalStep;
-    ctx.log(`Resumed from ${dir}: step ${loop.globalStep}/${totalSteps}, epoch ${loop.epoch + 1}, batch ${loop.batchInEpoch}`);
+    ctx.log(
+      `Resumed from ${dir}: step ${loop.globalStep}/${totalSteps}, epoch ${loop.epoch + 1}, batch ${loop.batchInEpoch}`,
+    );
   }
 
   let lastCheckpointStep = -1;
@@ -380,7 +423,12 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
   };
 
   /** One optimiser step on examples order[start..end); returns the loss and correct count. */
-  const step = (order: Uint32Array | null, start: number, end: number, lr: number): { loss: number; correct: number | null } => {
+  const step = (
+    order: Uint32Array | null,
+    start: number,
+    end: number,
+    lr: number,
+  ): { loss: number; correct: number | null } => {
     const batch = gatherBatch(train, order, start, end, size);
     return withSeededMathRandom(mixSeed(state.seed, SALT_STEP, state.globalStep), () => {
       let correctTensor: tf.Scalar | undefined;
@@ -433,7 +481,9 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
         early.badEpochs += 1;
         if (config.earlyStopping.enabled && early.badEpochs >= config.earlyStopping.patience) {
           early.stopped = true;
-          ctx.log(`Early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${early.bestEpoch}`);
+          ctx.log(
+            `Early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${early.bestEpoch}`,
+          );
         }
       }
     }
@@ -446,7 +496,9 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
   stopIfCancelled();
   while (state.epoch < epochs && !state.earlyStopping.stopped) {
     const epoch = state.epoch + 1;
-    const order = config.shuffle ? permutation(train.count, mixSeed(state.seed, SALT_EPOCH_ORDER, state.epoch)) : null;
+    const order = config.shuffle
+      ? permutation(train.count, mixSeed(state.seed, SALT_EPOCH_ORDER, state.epoch))
+      : null;
     let learningRate = learningRateAt(Math.max(0, state.globalStep - 1), totalSteps, config.schedule);
     while (state.batchInEpoch < stepsPerEpoch) {
       const start = state.batchInEpoch * batchSize;
@@ -473,7 +525,13 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
       ctx.metric('lr', learningRate, at);
       ctx.metric('samples_per_second', seconds > 0 ? n / seconds : 0, at);
       ctx.progress(state.globalStep, totalSteps);
-      hooks.afterStep?.({ globalStep: state.globalStep, epoch, batchInEpoch: state.batchInEpoch, loss, learningRate });
+      hooks.afterStep?.({
+        globalStep: state.globalStep,
+        epoch,
+        batchInEpoch: state.batchInEpoch,
+        loss,
+        learningRate,
+      });
       if (config.checkpointEvery > 0 && state.globalStep % config.checkpointEvery === 0) saveCheckpoint();
       await yieldToEventLoop();
       stopIfCancelled();

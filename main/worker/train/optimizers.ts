@@ -72,7 +72,13 @@ abstract class SlotOptimizer implements Optimizer {
   ) {}
 
   /** θ ← update(θ, g, slots) for one variable; runs inside tf.tidy. `t` is the 1-based step. */
-  protected abstract update(variable: tf.Variable, grad: tf.Tensor, lr: number, t: number, slots: tf.Variable[]): void;
+  protected abstract update(
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    lr: number,
+    t: number,
+    slots: tf.Variable[],
+  ): void;
 
   apply(vars: tf.Variable[], grads: tf.Tensor[], lr: number): void {
     if (vars.length !== grads.length) {
@@ -105,7 +111,9 @@ abstract class SlotOptimizer implements Optimizer {
       existing.forEach((s, i) => {
         const shape = vars[i]!.shape;
         if (!tf.util.arraysEqual(s.shape, shape)) {
-          throw new Error(`${this.name}: slot ${slot}/${i} has shape [${s.shape}], variable has [${shape}]`);
+          throw new Error(
+            `${this.name}: slot ${slot}/${i} has shape [${s.shape.join(', ')}], variable has [${shape.join(', ')}]`,
+          );
         }
       });
     }
@@ -178,7 +186,13 @@ class Momentum extends SlotOptimizer {
     super('momentum', ['velocity']);
   }
 
-  protected update(variable: tf.Variable, grad: tf.Tensor, lr: number, _t: number, [velocity]: tf.Variable[]): void {
+  protected update(
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    lr: number,
+    _t: number,
+    [velocity]: tf.Variable[],
+  ): void {
     const g = withCoupledDecay(grad, variable, this.weightDecay);
     const v = tf.add(tf.mul(velocity!, this.momentum), g);
     velocity!.assign(v);
@@ -202,7 +216,13 @@ class Adam extends SlotOptimizer {
     super(decoupled ? 'adamw' : 'adam', ['m', 'v']);
   }
 
-  protected update(variable: tf.Variable, grad: tf.Tensor, lr: number, t: number, [m, v]: tf.Variable[]): void {
+  protected update(
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    lr: number,
+    t: number,
+    [m, v]: tf.Variable[],
+  ): void {
     const g = this.decoupled ? grad : withCoupledDecay(grad, variable, this.weightDecay);
     const m1 = tf.add(tf.mul(m!, this.beta1), tf.mul(g, 1 - this.beta1));
     const v1 = tf.add(tf.mul(v!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));

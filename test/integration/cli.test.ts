@@ -1,0 +1,151 @@
+/**
+ * The `distillery` CLI end to end: real subprocesses (CLI and workers), a real SQLite registry,
+ * the 2,000-image MNIST pipeline of the README, and an export read back by stock tfjs over HTTP.
+ */
+import { createServer, type Server } from 'node:http';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LineageGraph, ModelVersionInfo, RunInfo, ValidationIssue } from '../../preload/contract';
+import { loadModel } from '../../main/worker/models/model-file';
+import { cliJson, REPO_ROOT, runCli } from '../helpers/cli';
+import { makeTempDir } from '../helpers/tmp';
+
+const PIPELINE = join(REPO_ROOT, 'resources/pipelines/mnist-mlp.distillery.json');
+
+function serveDir(dir: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = join(dir, decodeURIComponent((req.url ?? '/').split('?')[0]!));
+    if (!path.startsWith(dir) || !existsSync(path)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200).end(readFileSync(path));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+}
+
+describe('distillery CLI', () => {
+  const tmp = makeTempDir();
+  const dataDir = join(tmp.dir, 'data');
+  let run: RunInfo;
+
+  beforeAll(async () => {
+    const result = await cliJson<RunInfo>(['run', PIPELINE], dataDir);
+    expect(result.code, result.stderr).toBe(0);
+    run = result.json;
+  }, 180_000);
+
+  afterAll(() => tmp.cleanup());
+
+  it('runs the 2,000-image MNIST MLP pipeline to ≥ 85% test accuracy', () => {
+    expect(run.status).toBe('done');
+    expect(run.backend?.name).toBe('wasm');
+    expect(run.backend?.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    const score = run.tasks.find((t) => t.nodeId === 'score')!;
+    expect(score.status).toBe('done');
+    expect(score.summary!.accuracy as number).toBeGreaterThanOrEqual(0.85);
+    expect((score.summary!.confusionMatrix as number[][]).flat().reduce((a, b) => a + b, 0)).toBe(1000);
+    const fit = run.tasks.find((t) => t.nodeId === 'fit')!;
+    expect(Object.keys(fit.models)).toEqual(['model']);
+    // Metrics were streamed per step and per epoch and are also in the task directory.
+    const lines = readFileSync(join(fit.taskDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { name: string });
+    expect(lines.filter((p) => p.name === 'loss').length).toBe(3 * Math.ceil(2000 / 64));
+    expect(lines.filter((p) => p.name === 'epoch_loss').length).toBe(3);
+  });
+
+  it('registers every model with lineage, metrics and backend', async () => {
+    const { json: models } = await cliJson<ModelVersionInfo[]>(['models', 'list'], dataDir);
+    expect(models.map((m) => m.name).sort()).toEqual(['mnist-mlp/fit', 'mnist-mlp/net']);
+    const fit = models.find((m) => m.name === 'mnist-mlp/fit')!;
+    expect(fit).toMatchObject({ version: 1, kind: 'classifier', backend: 'wasm', paramCount: 266_610, runId: run.id });
+    expect(fit.metrics.accuracy).toBeGreaterThanOrEqual(0.85);
+    const { json: lineage } = await cliJson<LineageGraph>(['models', 'lineage', 'mnist-mlp/fit:1'], dataDir);
+    expect(lineage.edges).toEqual([
+      expect.objectContaining({ childId: fit.id, operation: 'train', params: expect.objectContaining({ epochs: 3, optimizer: 'adam', port: 'model' }) }),
+    ]);
+  });
+
+  it('tags, resolves aliases and refuses to delete a model others derive from', async () => {
+    const tagged = await cliJson<ModelVersionInfo>(['models', 'tag', 'mnist-mlp/fit:1', 'best'], dataDir);
+    expect(tagged.json.aliases).toEqual(['best']);
+    const shown = await cliJson<ModelVersionInfo>(['models', 'show', 'mnist-mlp/fit@best'], dataDir);
+    expect(shown.json.id).toBe(tagged.json.id);
+    const refused = await cliJson<{ error: { code: string; details: { descendants: string[] } } }>(['models', 'rm', 'mnist-mlp/net'], dataDir);
+    expect(refused.code).toBe(2);
+    expect(refused.json.error.code).toBe('MODEL_HAS_DESCENDANTS');
+    expect(refused.json.error.details.descendants).toEqual([tagged.json.id]);
+    const missing = await cliJson<{ error: { code: string } }>(['models', 'show', 'nope:3'], dataDir);
+    expect(missing.json.error.code).toBe('MODEL_NOT_FOUND');
+  });
+
+  it('exports a model that stock tf.loadLayersModel loads with identical predictions', async () => {
+    const out = join(tmp.dir, 'export');
+    const result = await cliJson<{ files: string[] }>(['export', 'mnist-mlp/fit@best', '--format', 'tfjs', '--out', out], dataDir);
+    expect(result.code, result.stderr).toBe(0);
+    const modelJson = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { generatedBy: string; convertedBy: string };
+    expect(modelJson.generatedBy).toMatch(/^Distillery \d+\.\d+\.\d+$/);
+    expect(modelJson.convertedBy).toBe(modelJson.generatedBy);
+    const { server, url } = await serveDir(out);
+    try {
+      await tf.setBackend('cpu');
+      const exported = await tf.loadLayersModel(`${url}/model.json`);
+      const fitTask = run.tasks.find((t) => t.nodeId === 'fit')!;
+      const { model: original } = await loadModel(join(fitTask.taskDir, 'model'));
+      const input = tf.randomUniform([16, 28, 28, 1], 0, 1, 'float32', 3);
+      const a = (exported.predict(input) as tf.Tensor).dataSync();
+      const b = (original.predict(input) as tf.Tensor).dataSync();
+      expect(Array.from(a)).toEqual(Array.from(b));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reuses finished tasks by fingerprint, and re-runs them with --force', async () => {
+    const again = await cliJson<RunInfo>(['run', PIPELINE], dataDir);
+    expect(again.json.tasks.map((t) => t.status)).toEqual(['reused', 'reused', 'reused', 'reused']);
+    expect(again.json.tasks.find((t) => t.nodeId === 'fit')!.reusedFrom).toBe(`${run.id}-fit`);
+    const edited = JSON.parse(readFileSync(PIPELINE, 'utf8')) as { nodes: Array<{ id: string; params: Record<string, unknown> }> };
+    edited.nodes.find((n) => n.id === 'score')!.params.latencySamples = 10;
+    const file = join(tmp.dir, 'edited.distillery.json');
+    writeFileSync(file, JSON.stringify(edited));
+    const partial = await cliJson<RunInfo>(['run', file], dataDir);
+    expect(partial.json.tasks.map((t) => `${t.nodeId}:${t.status}`)).toEqual(['data:reused', 'net:reused', 'fit:reused', 'score:done']);
+    const forced = await cliJson<RunInfo>(['run', PIPELINE, '--force'], dataDir);
+    expect(forced.json.tasks.every((t) => t.status === 'done')).toBe(true);
+    const { json: models } = await cliJson<ModelVersionInfo[]>(['models', 'list', '--name', 'mnist-mlp/fit'], dataDir);
+    expect(models.map((m) => m.version)).toEqual([2, 1]);
+  }, 120_000);
+
+  it('refuses an invalid pipeline with every issue, coded, and exit code 2', async () => {
+    const file = join(tmp.dir, 'bad.distillery.json');
+    const doc = JSON.parse(readFileSync(PIPELINE, 'utf8')) as { nodes: Array<{ id: string; params: Record<string, unknown> }>; edges: unknown[] };
+    doc.nodes.find((n) => n.id === 'fit')!.params.optimizer = 'adagrad';
+    doc.nodes.find((n) => n.id === 'net')!.params.dropout = -1;
+    doc.edges.push({ from: 'score.model', to: 'fit.model' });
+    writeFileSync(file, JSON.stringify(doc));
+    const validated = await cliJson<{ valid: boolean; issues: ValidationIssue[] }>(['validate', file], dataDir);
+    expect(validated.code).toBe(2);
+    expect(validated.json.issues.map((i) => i.code).sort()).toEqual(['PARAM_INVALID_CHOICE', 'PARAM_OUT_OF_RANGE', 'UNKNOWN_PORT']);
+    const ran = await runCli(['run', file], { dataDir });
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toContain('PARAM_INVALID_CHOICE');
+    const corrupt = join(tmp.dir, 'corrupt.distillery.json');
+    writeFileSync(corrupt, '{"format": 1, "name": "x", ');
+    const refused = await cliJson<{ error: { code: string; details: { file: string } } }>(['run', corrupt], dataDir);
+    expect(refused.json.error).toMatchObject({ code: 'PIPELINE_JSON_INVALID', details: { file: corrupt } });
+  });
+
+  it('lists and shows runs, and collects garbage', async () => {
+    const { json: runs } = await cliJson<RunInfo[]>(['runs', 'list'], dataDir);
+    expect(runs.length).toBe(4);
+    const { json: shown } = await cliJson<RunInfo>(['runs', 'show', run.id], dataDir);
+    expect(shown.tasks.map((t) => t.nodeId)).toEqual(['data', 'net', 'fit', 'score']);
+    const gc = await cliJson<{ removedFiles: number }>(['gc'], dataDir);
+    expect(gc.code).toBe(0);
+    const text = await runCli(['runs', 'list'], { dataDir });
+    expect(text.stdout).toContain(run.id);
+  });
+});
