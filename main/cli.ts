@@ -35,6 +35,9 @@ Registry (REF = version id, name:version, name@alias or name)
   export REF --format tfjs --out DIR
   gc                                remove artifact files no version references
 
+Workbench
+  serve [--port 7860] [--host 127.0.0.1]   the workbench in a browser; prints a URL with an access token
+
 Options
   --data-dir DIR     where runs and the registry live (else $DISTILLERY_HOME, else the OS data folder)
   --backend NAME     force a backend: tensorflow-gpu, tensorflow, wasm, cpu
@@ -136,6 +139,10 @@ async function main(argv: string[]): Promise<number> {
     return command || flags.help ? EXIT.ok : EXIT.usage;
   }
   if (command === 'validate') return validateCommand(need(positionals, 1, 'FILE'), flags);
+  if (command === 'serve') {
+    const { serveCommand } = await import('./serve/serve-command');
+    return serveCommand(openApp(flags), { port: flags.port, host: flags.host });
+  }
 
   const app = openApp(flags);
   try {

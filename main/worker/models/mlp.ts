@@ -177,7 +177,9 @@ export function addDenseHead(
     );
     if (options.dropout > 0) {
       model.add(
-        tf.layers.dropout({ name: `dropout_${i + 1}`, rate: options.dropout, seed: options.nextSeed() }),
+        // No seed: a seeded tfjs Dropout draws the same mask at every step. The training loop seeds
+        // Math.random per step, which is what unseeded dropout draws from, so runs stay repeatable.
+        tf.layers.dropout({ name: `dropout_${i + 1}`, rate: options.dropout }),
       );
     }
   });
