@@ -35,7 +35,12 @@ export default tseslint.config(
       // Node-style code talks to untyped JSON a lot; explicit casts are reviewed instead.
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // Handlers and IOHandlers are async by contract even when their body is synchronous.
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -53,7 +58,10 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['main/base/**/*.ts', 'main/pipeline/**/*.ts', 'main/nodes/**/*.ts', 'preload/contract.ts'], rules: pure() },
+  {
+    files: ['main/base/**/*.ts', 'main/pipeline/**/*.ts', 'main/nodes/**/*.ts', 'preload/contract.ts'],
+    rules: pure(),
+  },
   // The worker never reaches into the runner's or the registry's code.
   {
     files: ['main/worker/**/*.ts'],
@@ -63,7 +71,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['electron'], message: 'Only main/electron/ imports electron.' },
-            { group: ['**/registry/**', '**/jobs/**', '**/api/**', '**/app/**'], message: 'The worker imports only main/base, the contract and its own files.' },
+            {
+              group: ['**/registry/**', '**/jobs/**', '**/api/**', '**/app/**'],
+              message: 'The worker imports only main/base, the contract and its own files.',
+            },
           ],
         },
       ],
@@ -78,7 +89,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['electron'], message: 'Only main/electron/ imports electron.' },
-            { group: ['**/worker/*', '!**/worker/protocol'], message: 'jobs/ imports worker/protocol.ts only.' },
+            {
+              group: ['**/worker/*', '!**/worker/protocol'],
+              message: 'jobs/ imports worker/protocol.ts only.',
+            },
           ],
         },
       ],

@@ -80,7 +80,8 @@ function need(positionals: string[], index: number, what: string): string {
 
 function openApp(flags: Flags): DistilleryApp {
   const concurrency = flags.concurrency !== undefined ? Number(flags.concurrency) : undefined;
-  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError('--concurrency must be a positive integer');
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1))
+    throw new UsageError('--concurrency must be a positive integer');
   return createApp({
     dataDir: resolveDataDir(flags['data-dir']),
     ...(concurrency ? { concurrency } : {}),
@@ -94,7 +95,11 @@ function validateCommand(file: string, flags: Flags): number {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new DistilleryError('PIPELINE_FILE_UNREADABLE', `Cannot read ${file}: ${(error as Error).message}`, { file });
+    throw new DistilleryError(
+      'PIPELINE_FILE_UNREADABLE',
+      `Cannot read ${file}: ${(error as Error).message}`,
+      { file },
+    );
   }
   const { issues, pipeline } = validatePipeline(migrate(parseJson(text, file)), catalog, file);
   print(flags, { valid: issues.length === 0, issues }, () =>
@@ -123,12 +128,25 @@ async function followRun(app: DistilleryApp, runId: string, flags: Flags): Promi
   const info = await app.runner.waitForRun(runId);
   process.off('SIGINT', onSigint);
   progress?.dispose();
-  print(flags, info, () => runDetail(info) + (info.status === 'cancelled' || info.status === 'failed' ? `\n\nResume with: distillery resume ${info.id}` : ''));
+  print(
+    flags,
+    info,
+    () =>
+      runDetail(info) +
+      (info.status === 'cancelled' || info.status === 'failed'
+        ? `\n\nResume with: distillery resume ${info.id}`
+        : ''),
+  );
   return info.status === 'done' ? EXIT.ok : info.status === 'cancelled' ? EXIT.cancelled : EXIT.failed;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values: flags, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const { values: flags, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
   if (flags.version) {
     process.stdout.write(`distillery ${productVersion()}\n`);
     return EXIT.ok;
@@ -202,7 +220,11 @@ async function main(argv: string[]): Promise<number> {
           }
           case 'rm': {
             const deleted = app.registry.delete(need(positionals, 2, 'REF'), { force: flags.force });
-            print(flags, { deleted }, () => `Deleted ${deleted.join(', ')} (run "distillery gc" to free the files)`);
+            print(
+              flags,
+              { deleted },
+              () => `Deleted ${deleted.join(', ')} (run "distillery gc" to free the files)`,
+            );
             return EXIT.ok;
           }
           default:
@@ -213,12 +235,22 @@ async function main(argv: string[]): Promise<number> {
         const ref = need(positionals, 1, 'REF');
         if (!flags.out) throw new UsageError('export needs --out DIR');
         const result = await exportModel(app, ref, flags.format ?? 'tfjs', flags.out);
-        print(flags, result, () => `Wrote ${result.files.length} files to ${flags.out}:\n${result.files.map((f) => `  ${f}`).join('\n')}`);
+        print(
+          flags,
+          result,
+          () =>
+            `Wrote ${result.files.length} files to ${flags.out}:\n${result.files.map((f) => `  ${f}`).join('\n')}`,
+        );
         return EXIT.ok;
       }
       case 'gc': {
         const result = await app.registry.gc();
-        print(flags, result, () => `Removed ${result.removedFiles} unreferenced files (${result.removedBytes} bytes) and ${result.removedTemp} temporary files`);
+        print(
+          flags,
+          result,
+          () =>
+            `Removed ${result.removedFiles} unreferenced files (${result.removedBytes} bytes) and ${result.removedTemp} temporary files`,
+        );
         return EXIT.ok;
       }
       default:

@@ -6,7 +6,8 @@
  */
 import type { Answer, EventMap, EventName, RequestMap, RequestName } from './contract';
 
-export type MenuCommand = 'new' | 'open' | 'save' | 'save-as' | 'run' | 'cancel-run' | 'undo' | 'redo' | 'fit-view' | 'quick-search';
+export type MenuCommand =
+  'new' | 'open' | 'save' | 'save-as' | 'run' | 'cancel-run' | 'undo' | 'redo' | 'fit-view' | 'quick-search';
 
 export interface DesktopDialogs {
   /** Native open dialog for `*.distillery.json`; resolves to a path or null when cancelled. */
@@ -17,7 +18,9 @@ export interface DesktopDialogs {
 }
 
 export type DistilleryBridge = {
-  [K in RequestName]: (params: Parameters<RequestMap[K]>[0]) => Promise<Answer<Awaited<ReturnType<RequestMap[K]>>>>;
+  [K in RequestName]: (
+    params: Parameters<RequestMap[K]>[0],
+  ) => Promise<Answer<Awaited<ReturnType<RequestMap[K]>>>>;
 } & {
   on<K extends EventName>(event: K, listener: (payload: EventMap[K]) => void): () => void;
   onMenu(listener: (command: MenuCommand) => void): () => void;

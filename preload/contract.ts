@@ -63,7 +63,16 @@ export type ParamSpecInfo =
   | { kind: 'choice'; default: string; choices: string[]; help?: string }
   | { kind: 'boolean'; default: boolean; help?: string }
   | { kind: 'string'; default: string; required?: boolean; pattern?: string; help?: string }
-  | { kind: 'list'; of: 'integer' | 'number' | 'string'; default: Array<number | string>; min?: number; max?: number; minLength?: number; maxLength?: number; help?: string };
+  | {
+      kind: 'list';
+      of: 'integer' | 'number' | 'string';
+      default: Array<number | string>;
+      min?: number;
+      max?: number;
+      minLength?: number;
+      maxLength?: number;
+      help?: string;
+    };
 
 export interface NodeSpecInfo {
   type: string;
@@ -229,12 +238,16 @@ export const requestSchemas = {
   'pipelines.load': z.object({ path: z.string().min(1) }).strict(),
   'pipelines.save': z.object({ path: z.string().min(1), doc: pipelineDocSchema }).strict(),
   'pipelines.samples': z.object({}).strict(),
-  'runs.start': z.object({ doc: pipelineDocSchema, force: z.boolean().optional(), pipelineFile: z.string().optional() }).strict(),
+  'runs.start': z
+    .object({ doc: pipelineDocSchema, force: z.boolean().optional(), pipelineFile: z.string().optional() })
+    .strict(),
   'runs.cancel': z.object({ runId: id }).strict(),
   'runs.resume': z.object({ runId: id }).strict(),
   'runs.list': z.object({ limit: z.number().int().positive().max(10_000).optional() }).strict(),
   'runs.get': z.object({ runId: id }).strict(),
-  'runs.metrics': z.object({ taskId: id, names: z.array(z.string()).optional(), sinceStep: z.number().optional() }).strict(),
+  'runs.metrics': z
+    .object({ taskId: id, names: z.array(z.string()).optional(), sinceStep: z.number().optional() })
+    .strict(),
   'runs.logs': z.object({ taskId: id }).strict(),
   'models.list': z.object({ name: z.string().optional() }).strict(),
   'models.get': z.object({ ref: id }).strict(),
@@ -271,7 +284,11 @@ export interface RequestMap {
   'runs.resume': (params: { runId: string }) => Promise<RunInfo>;
   'runs.list': (params: { limit?: number }) => Promise<RunInfo[]>;
   'runs.get': (params: { runId: string }) => Promise<RunInfo>;
-  'runs.metrics': (params: { taskId: string; names?: string[]; sinceStep?: number }) => Promise<MetricPointInfo[]>;
+  'runs.metrics': (params: {
+    taskId: string;
+    names?: string[];
+    sinceStep?: number;
+  }) => Promise<MetricPointInfo[]>;
   'runs.logs': (params: { taskId: string }) => Promise<LogLine[]>;
   'models.list': (params: { name?: string }) => Promise<ModelVersionInfo[]>;
   'models.get': (params: { ref: string }) => Promise<ModelVersionInfo>;

@@ -7,7 +7,10 @@ import { requestSchemas, type EventName } from './contract';
 import { IPC, type DistilleryBridge, type MenuCommand } from './bridge';
 
 const methods = Object.fromEntries(
-  Object.keys(requestSchemas).map((method) => [method, (params: unknown) => ipcRenderer.invoke(IPC.request, method, params)]),
+  Object.keys(requestSchemas).map((method) => [
+    method,
+    (params: unknown) => ipcRenderer.invoke(IPC.request, method, params),
+  ]),
 );
 
 const bridge = {
@@ -30,7 +33,8 @@ const bridge = {
   },
   dialogs: {
     openPipeline: () => ipcRenderer.invoke(IPC.dialog, 'openPipeline') as Promise<string | null>,
-    savePipeline: (defaultName: string) => ipcRenderer.invoke(IPC.dialog, 'savePipeline', defaultName) as Promise<string | null>,
+    savePipeline: (defaultName: string) =>
+      ipcRenderer.invoke(IPC.dialog, 'savePipeline', defaultName) as Promise<string | null>,
     chooseFolder: () => ipcRenderer.invoke(IPC.dialog, 'chooseFolder') as Promise<string | null>,
   },
 } as unknown as DistilleryBridge; // the mapped method type is built from the same key list at run time

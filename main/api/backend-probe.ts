@@ -18,7 +18,12 @@ export function probeBackend(app: DistilleryApp): Promise<BackendSummary | null>
         const { backend } = worker.ready;
         await worker.kill();
         worker.dispose();
-        return { name: backend.name, package: backend.package, skipped: backend.skipped, features: backend.features };
+        return {
+          name: backend.name,
+          package: backend.package,
+          skipped: backend.skipped,
+          features: backend.features,
+        };
       } catch {
         return null;
       }

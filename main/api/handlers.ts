@@ -29,14 +29,23 @@ type Result<K extends RequestName> = Awaited<ReturnType<RequestMap[K]>>;
 export type Handlers = { [K in RequestName]: (params: Params<K>) => Promise<Result<K>> };
 
 /** Issues that make a file unusable as a document at all (as opposed to an invalid graph). */
-const STRUCTURAL = new Set(['PIPELINE_SCHEMA', 'PIPELINE_FORMAT_UNSUPPORTED', 'EDGE_ENDPOINT_INVALID', 'DUPLICATE_NODE_ID']);
+const STRUCTURAL = new Set([
+  'PIPELINE_SCHEMA',
+  'PIPELINE_FORMAT_UNSUPPORTED',
+  'EDGE_ENDPOINT_INVALID',
+  'DUPLICATE_NODE_ID',
+]);
 
 function readPipelineFile(app: DistilleryApp, path: string): { doc: PipelineDoc; issues: ValidationIssue[] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new DistilleryError('PIPELINE_FILE_UNREADABLE', `Cannot read ${path}: ${(error as Error).message}`, { file: path });
+    throw new DistilleryError(
+      'PIPELINE_FILE_UNREADABLE',
+      `Cannot read ${path}: ${(error as Error).message}`,
+      { file: path },
+    );
   }
   const doc = migrate(parseJson(text, path));
   const { issues } = validatePipeline(doc, app.catalog, path);
@@ -55,7 +64,9 @@ export function listSamples(app: DistilleryApp): SampleEntry[] {
   const dir = join(appRoot(), 'resources', 'pipelines');
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((file) => file.endsWith(PIPELINE_FILE_SUFFIX)).sort();
+    files = readdirSync(dir)
+      .filter((file) => file.endsWith(PIPELINE_FILE_SUFFIX))
+      .sort();
   } catch {
     return [];
   }
@@ -79,19 +90,25 @@ export function createHandlers(app: DistilleryApp): Handlers {
       return { path: target };
     },
     'pipelines.samples': async () => listSamples(app),
-    'runs.start': async ({ doc, force, pipelineFile }) => app.runner.start(doc, { force: force ?? false, pipelineFile: pipelineFile ?? null }),
+    'runs.start': async ({ doc, force, pipelineFile }) =>
+      app.runner.start(doc, { force: force ?? false, pipelineFile: pipelineFile ?? null }),
     'runs.cancel': async ({ runId }) => app.runner.cancel(runId),
     'runs.resume': async ({ runId }) => app.runner.resume(runId),
     'runs.list': async ({ limit }) => app.runs.listRuns(limit ?? 100),
     'runs.get': async ({ runId }) => app.runs.getRun(runId),
     'runs.metrics': async ({ taskId, names, sinceStep }) =>
-      app.runs.getMetrics(taskId, { ...(names ? { names } : {}), ...(sinceStep !== undefined ? { sinceStep } : {}) }),
+      app.runs.getMetrics(taskId, {
+        ...(names ? { names } : {}),
+        ...(sinceStep !== undefined ? { sinceStep } : {}),
+      }),
     'runs.logs': async ({ taskId }) => app.runs.getLogs(taskId),
     'models.list': async ({ name }) => app.registry.list(name ? { name } : {}),
     'models.get': async ({ ref }) => app.registry.resolve(ref),
     'models.lineage': async ({ ref }) => app.registry.lineage(ref),
     'models.tag': async ({ ref, alias }) => app.registry.tag(ref, alias),
-    'models.delete': async ({ ref, force }) => ({ deleted: app.registry.delete(ref, { force: force ?? false }) }),
+    'models.delete': async ({ ref, force }) => ({
+      deleted: app.registry.delete(ref, { force: force ?? false }),
+    }),
     'models.export': async ({ ref, format, outDir }) => exportModel(app, ref, format, outDir),
     'system.info': async () => ({
       version: productVersion(),
@@ -107,7 +124,12 @@ export function createHandlers(app: DistilleryApp): Handlers {
 }
 
 /** Writes a registered model version to `outDir` in `format`. */
-export async function exportModel(app: DistilleryApp, ref: string, format: string, outDir: string): Promise<{ files: string[] }> {
+export async function exportModel(
+  app: DistilleryApp,
+  ref: string,
+  format: string,
+  outDir: string,
+): Promise<{ files: string[] }> {
   const exporter = getExporter(format);
   const version = app.registry.resolve(ref);
   const staging = mkdtempSync(join(tmpdir(), 'distillery-export-'));
@@ -128,9 +150,20 @@ export function isRequestName(name: string): name is RequestName {
 }
 
 /** Validates and runs one request; never throws. */
-export async function dispatch(handlers: Handlers, method: string, params: unknown): Promise<Answer<unknown>> {
+export async function dispatch(
+  handlers: Handlers,
+  method: string,
+  params: unknown,
+): Promise<Answer<unknown>> {
   if (!isRequestName(method)) {
-    return { ok: false, error: { code: 'UNKNOWN_METHOD', message: `Unknown method "${method}"`, details: { received: method, expected: Object.keys(requestSchemas).join(', ') } } };
+    return {
+      ok: false,
+      error: {
+        code: 'UNKNOWN_METHOD',
+        message: `Unknown method "${method}"`,
+        details: { received: method, expected: Object.keys(requestSchemas).join(', ') },
+      },
+    };
   }
   const parsed = requestSchemas[method].safeParse(params ?? {});
   if (!parsed.success) {

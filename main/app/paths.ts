@@ -5,7 +5,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** `--data-dir`, else `DISTILLERY_HOME`, else the OS's standard application-data folder. */
-export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function resolveDataDir(
+  flag?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (flag) return resolve(flag);
   if (env.DISTILLERY_HOME) return resolve(env.DISTILLERY_HOME);
   const home = env.HOME ?? env.USERPROFILE ?? homedir();
@@ -22,7 +26,12 @@ export interface DataLayout {
 }
 
 export function dataLayout(root: string): DataLayout {
-  return { root, database: join(root, 'registry.sqlite'), artifacts: join(root, 'artifacts'), runs: join(root, 'runs') };
+  return {
+    root,
+    database: join(root, 'registry.sqlite'),
+    artifacts: join(root, 'artifacts'),
+    runs: join(root, 'runs'),
+  };
 }
 
 /** The worker entry: the built `worker.js` when present (packaged app), else the TypeScript source. */

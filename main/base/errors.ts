@@ -130,9 +130,9 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === undefined) return 'nothing';
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? typeof value;
   } catch {
-    return String(value);
+    return Object.prototype.toString.call(value);
   }
 }
 
@@ -160,11 +160,11 @@ export const errors = {
       { nodeId, param, expected, received },
     ),
   datasetInvalid: (file: string, expected: string, received: unknown) =>
-    new DistilleryError(
-      'DATASET_INVALID',
-      `${file}: expected ${expected}, got ${describe(received)}`,
-      { file, expected, received },
-    ),
+    new DistilleryError('DATASET_INVALID', `${file}: expected ${expected}, got ${describe(received)}`, {
+      file,
+      expected,
+      received,
+    }),
   datasetNotFound: (file: string, param?: string) =>
     new DistilleryError('DATASET_NOT_FOUND', `Dataset file not found: ${file}`, { file, param }),
   modelNotFound: (ref: string) =>

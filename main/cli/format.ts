@@ -2,8 +2,14 @@
 import type { LineageGraph, ModelVersionInfo, RunInfo, TaskInfo } from '../../preload/contract';
 
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -105,7 +111,10 @@ export function modelDetail(model: ModelVersionInfo): string {
     `  made by ${model.nodeType ?? '—'} in run ${model.runId ?? '—'} (task ${model.taskId ?? '—'})`,
   ];
   const metrics = Object.entries(model.metrics);
-  if (metrics.length > 0) lines.push(`  metrics ${metrics.map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`).join('  ')}`);
+  if (metrics.length > 0)
+    lines.push(
+      `  metrics ${metrics.map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`).join('  ')}`,
+    );
   lines.push(`  params ${JSON.stringify(model.params)}`);
   return lines.join('\n');
 }
@@ -118,7 +127,10 @@ export function lineageTree(graph: LineageGraph): string {
   };
   const keyParams = (params: Record<string, unknown>) =>
     Object.entries(params)
-      .filter(([k, v]) => k !== 'port' && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean'))
+      .filter(
+        ([k, v]) =>
+          k !== 'port' && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean'),
+      )
       .slice(0, 6)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(', ');
@@ -129,7 +141,9 @@ export function lineageTree(graph: LineageGraph): string {
     for (const edge of parentsOf(id)) {
       if (seen.has(edge.parentId)) continue;
       seen.add(edge.parentId);
-      lines.push(`${'  '.repeat(depth)}↑ ${label(edge.parentId)}  via ${edge.operation}${keyParams(edge.params) ? ` (${keyParams(edge.params)})` : ''}`);
+      lines.push(
+        `${'  '.repeat(depth)}↑ ${label(edge.parentId)}  via ${edge.operation}${keyParams(edge.params) ? ` (${keyParams(edge.params)})` : ''}`,
+      );
       up(edge.parentId, depth + 1, seen);
     }
   };
@@ -137,7 +151,9 @@ export function lineageTree(graph: LineageGraph): string {
     for (const edge of childrenOf(id)) {
       if (seen.has(edge.childId)) continue;
       seen.add(edge.childId);
-      lines.push(`${'  '.repeat(depth)}↓ ${label(edge.childId)}  via ${edge.operation}${keyParams(edge.params) ? ` (${keyParams(edge.params)})` : ''}`);
+      lines.push(
+        `${'  '.repeat(depth)}↓ ${label(edge.childId)}  via ${edge.operation}${keyParams(edge.params) ? ` (${keyParams(edge.params)})` : ''}`,
+      );
       down(edge.childId, depth + 1, seen);
     }
   };

@@ -52,7 +52,16 @@ export class RunProgress {
   private line(task: TaskInfo): TaskLine {
     let line = this.lines.get(task.id);
     if (!line) {
-      line = { nodeId: task.nodeId, nodeType: task.nodeType, status: '', done: 0, total: 0, eta: null, latest: new Map(), epoch: undefined };
+      line = {
+        nodeId: task.nodeId,
+        nodeType: task.nodeType,
+        status: '',
+        done: 0,
+        total: 0,
+        eta: null,
+        latest: new Map(),
+        epoch: undefined,
+      };
       this.lines.set(task.id, line);
     }
     return line;
@@ -69,7 +78,11 @@ export class RunProgress {
     }
     if (this.isTty) this.dirty = true;
     else if (changed) {
-      const extra = task.error ? ` — ${task.error.code}: ${task.error.message.split('\n')[0]}` : task.reusedFrom ? ` (from ${task.reusedFrom})` : '';
+      const extra = task.error
+        ? ` — ${task.error.code}: ${task.error.message.split('\n')[0]}`
+        : task.reusedFrom
+          ? ` (from ${task.reusedFrom})`
+          : '';
       this.out.write(`[${task.nodeId}] ${task.status}${extra}\n`);
     }
   }
@@ -85,7 +98,9 @@ export class RunProgress {
     }
     if (!this.isTty) {
       for (const epoch of finishedEpochs) {
-        const parts = EPOCH_SHOWN.filter((name) => line.latest.has(name)).map((name) => `${name} ${line.latest.get(name)!.toFixed(4)}`);
+        const parts = EPOCH_SHOWN.filter((name) => line.latest.has(name)).map(
+          (name) => `${name} ${line.latest.get(name)!.toFixed(4)}`,
+        );
         this.out.write(`[${line.nodeId}] epoch ${epoch}: ${parts.join('  ')}\n`);
       }
     }
@@ -94,7 +109,12 @@ export class RunProgress {
 
   private render(line: TaskLine): string {
     const width = 24;
-    const fraction = line.total > 0 ? Math.min(1, line.done / line.total) : line.status === 'done' || line.status === 'reused' ? 1 : 0;
+    const fraction =
+      line.total > 0
+        ? Math.min(1, line.done / line.total)
+        : line.status === 'done' || line.status === 'reused'
+          ? 1
+          : 0;
     const filled = Math.round(fraction * width);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
     const metrics = SHOWN.filter((name) => line.latest.has(name))

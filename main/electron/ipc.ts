@@ -17,12 +17,16 @@ export class IpcBinding extends Disposable {
   ) {
     super();
     ipcMain.handle(IPC.request, (event, method: unknown, params: unknown) => {
-      if (!this.trusted(event)) return { ok: false, error: { code: 'UNAUTHORIZED', message: 'Request from an untrusted frame' } };
+      if (!this.trusted(event))
+        return { ok: false, error: { code: 'UNAUTHORIZED', message: 'Request from an untrusted frame' } };
       return dispatch(handlers, String(method), params);
     });
     ipcMain.handle(IPC.dialog, (event, kind: unknown, defaultName: unknown) => {
       if (!this.trusted(event)) return null;
-      return this.showDialog(String(kind), typeof defaultName === 'string' ? defaultName : 'pipeline.distillery.json');
+      return this.showDialog(
+        String(kind),
+        typeof defaultName === 'string' ? defaultName : 'pipeline.distillery.json',
+      );
     });
     this._register(
       toDisposable(() => {
@@ -39,7 +43,12 @@ export class IpcBinding extends Disposable {
 
   private trusted(event: IpcMainInvokeEvent): boolean {
     const frame = event.senderFrame;
-    return event.sender === this.window.webContents && frame !== null && frame === this.window.webContents.mainFrame && this.isAppUrl(frame.url);
+    return (
+      event.sender === this.window.webContents &&
+      frame !== null &&
+      frame === this.window.webContents.mainFrame &&
+      this.isAppUrl(frame.url)
+    );
   }
 
   private async showDialog(kind: string, defaultName: string): Promise<string | null> {
@@ -53,7 +62,9 @@ export class IpcBinding extends Disposable {
       return result.canceled ? null : (result.filePath ?? null);
     }
     if (kind === 'chooseFolder') {
-      const result = await dialog.showOpenDialog(this.window, { properties: ['openDirectory', 'createDirectory'] });
+      const result = await dialog.showOpenDialog(this.window, {
+        properties: ['openDirectory', 'createDirectory'],
+      });
       return result.canceled ? null : (result.filePaths[0] ?? null);
     }
     return null;

@@ -60,7 +60,13 @@ export function createMainWindow(options: WindowOptions): BrowserWindow {
 }
 
 /** Whether a frame URL is our own page (dev server or the built files). */
-export function isAppUrl(url: string, options: Pick<WindowOptions, 'devServerUrl' | 'rendererIndex'>): boolean {
+export function isAppUrl(
+  url: string,
+  options: Pick<WindowOptions, 'devServerUrl' | 'rendererIndex'>,
+): boolean {
   if (options.devServerUrl && url.startsWith(options.devServerUrl)) return true;
-  return url.startsWith('file://') && decodeURIComponent(new URL(url).pathname).startsWith(join(options.rendererIndex, '..'));
+  return (
+    url.startsWith('file://') &&
+    decodeURIComponent(new URL(url).pathname).startsWith(join(options.rendererIndex, '..'))
+  );
 }

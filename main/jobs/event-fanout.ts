@@ -39,7 +39,7 @@ export class EventFanout extends Disposable {
   }
 
   private emit<K extends EventName>(event: K, payload: EventMap[K]): void {
-    this._onDidEvent.fire({ event, payload } as ContractEvent);
+    this._onDidEvent.fire({ event, payload });
   }
 
   private queueMetrics(batch: MetricBatch): void {

@@ -7,7 +7,8 @@ export class ConcurrencyQueue {
   private running = 0;
 
   constructor(private concurrency: number) {
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
   }
 
   get length(): number {

@@ -2,7 +2,16 @@
  * What the runner needs from the run records. The registry's SqliteRunStore implements it; the
  * runner is the only writer.
  */
-import type { BackendSummary, LogLine, MetricPointInfo, PipelineDoc, RunInfo, RunStatus, TaskInfo, TaskStatus } from '../../preload/contract';
+import type {
+  BackendSummary,
+  LogLine,
+  MetricPointInfo,
+  PipelineDoc,
+  RunInfo,
+  RunStatus,
+  TaskInfo,
+  TaskStatus,
+} from '../../preload/contract';
 
 /** Where a task's output lives, for downstream tasks and reuse. */
 export interface TaskOutput {
@@ -63,7 +72,13 @@ export interface StoredTask {
 
 /** The slice of the run store (registry/run-store.ts) that the runner writes and reads. */
 export interface RunStorePort {
-  createRun(run: { id: string; name: string; seed: number; pipeline: PipelineDoc; pipelineFile: string | null }): unknown;
+  createRun(run: {
+    id: string;
+    name: string;
+    seed: number;
+    pipeline: PipelineDoc;
+    pipelineFile: string | null;
+  }): unknown;
   updateRun(id: string, patch: RunPatch): unknown;
   createTask(task: NewTask): unknown;
   updateTask(id: string, patch: TaskPatch): unknown;

@@ -115,7 +115,12 @@ function isAlive(pid: number): boolean {
 }
 
 function toBackendSummary(ready: WorkerProcess['ready']): BackendSummary {
-  return { name: ready.backend.name, package: ready.backend.package, skipped: ready.backend.skipped, features: ready.backend.features };
+  return {
+    name: ready.backend.name,
+    package: ready.backend.package,
+    skipped: ready.backend.skipped,
+    features: ready.backend.features,
+  };
 }
 
 export class Runner extends Disposable {
@@ -127,7 +132,9 @@ export class Runner extends Disposable {
   readonly onDidMetrics = this._onDidMetrics.event;
   private readonly _onDidLog = this._register(new Emitter<LogLine>());
   readonly onDidLog = this._onDidLog.event;
-  private readonly _onDidSample = this._register(new Emitter<{ runId: string; taskId: string; path: string; step: number }>());
+  private readonly _onDidSample = this._register(
+    new Emitter<{ runId: string; taskId: string; path: string; step: number }>(),
+  );
   readonly onDidSample = this._onDidSample.event;
 
   private readonly runs = new Map<string, ActiveRun>();
@@ -161,7 +168,8 @@ export class Runner extends Disposable {
 
   /** Pid of the worker running a task, while it runs. */
   workerPid(taskId: string): number | undefined {
-    for (const run of this.runs.values()) for (const task of run.tasks.values()) if (task.id === taskId) return task.worker?.pid;
+    for (const run of this.runs.values())
+      for (const task of run.tasks.values()) if (task.id === taskId) return task.worker?.pid;
     return undefined;
   }
 
@@ -171,11 +179,21 @@ export class Runner extends Disposable {
 
   /** Validates, plans and starts a run. Resolves once the run is recorded (not finished). */
   start(doc: unknown, options: { force?: boolean; pipelineFile?: string | null } = {}): RunInfo {
-    const { issues, pipeline } = validatePipeline(doc, this.options.catalog, options.pipelineFile ?? undefined);
+    const { issues, pipeline } = validatePipeline(
+      doc,
+      this.options.catalog,
+      options.pipelineFile ?? undefined,
+    );
     if (!pipeline) throw invalidPipelineError(issues, options.pipelineFile ?? undefined);
     const planned = planPipeline(pipeline);
     const runId = newRunId();
-    this.store.createRun({ id: runId, name: pipeline.doc.name, seed: pipeline.doc.seed, pipeline: pipeline.doc, pipelineFile: options.pipelineFile ?? null });
+    this.store.createRun({
+      id: runId,
+      name: pipeline.doc.name,
+      seed: pipeline.doc.seed,
+      pipeline: pipeline.doc,
+      pipelineFile: options.pipelineFile ?? null,
+    });
     const tasks = new Map<string, ActiveTask>();
     for (const task of planned) {
       const id = `${runId}-${task.nodeId}`;
@@ -190,7 +208,16 @@ export class Runner extends Disposable {
         params: task.params,
         taskDir: join(this.options.runsDir, runId, task.nodeId),
       });
-      tasks.set(task.nodeId, { id, planned: task, status: 'queued', outputs: {}, attempt: 0, enqueued: false, latestMetrics: {}, pending: [] });
+      tasks.set(task.nodeId, {
+        id,
+        planned: task,
+        status: 'queued',
+        outputs: {},
+        attempt: 0,
+        enqueued: false,
+        latestMetrics: {},
+        pending: [],
+      });
     }
     return this.activate(runId, pipeline.doc, tasks, options.force ?? false);
   }
@@ -203,10 +230,14 @@ export class Runner extends Disposable {
     const info = this.store.getRun(runId);
     const doc = this.store.getRunRecord(runId).pipeline;
     if (info.status !== 'cancelled' && info.status !== 'failed') {
-      throw new DistilleryError('RUN_NOT_RESUMABLE', `Run "${runId}" is ${info.status}; only cancelled or failed runs resume`, {
-        expected: 'cancelled or failed',
-        received: info.status,
-      });
+      throw new DistilleryError(
+        'RUN_NOT_RESUMABLE',
+        `Run "${runId}" is ${info.status}; only cancelled or failed runs resume`,
+        {
+          expected: 'cancelled or failed',
+          received: info.status,
+        },
+      );
     }
     const { issues, pipeline } = validatePipeline(doc, this.options.catalog);
     if (!pipeline) throw invalidPipelineError(issues);
@@ -214,7 +245,11 @@ export class Runner extends Disposable {
     const tasks = new Map<string, ActiveTask>();
     for (const planned of planPipeline(pipeline)) {
       const record = byNode.get(planned.nodeId);
-      if (!record) throw new DistilleryError('RUN_NOT_RESUMABLE', `Run "${runId}" has no task for node "${planned.nodeId}"`);
+      if (!record)
+        throw new DistilleryError(
+          'RUN_NOT_RESUMABLE',
+          `Run "${runId}" has no task for node "${planned.nodeId}"`,
+        );
       const settledOk = record.status === 'done' || record.status === 'reused';
       const task: ActiveTask = {
         id: record.id,
@@ -247,11 +282,13 @@ export class Runner extends Disposable {
     const run = this.runs.get(runId);
     if (run) {
       this.cancelActive(run);
-      return this.store.getRun(runId)!;
+      return this.store.getRun(runId);
     }
     const info = this.store.getRun(runId);
     if (info.status !== 'queued' && info.status !== 'running') {
-      throw new DistilleryError('RUN_ALREADY_FINISHED', `Run "${runId}" is already ${info.status}`, { received: info.status });
+      throw new DistilleryError('RUN_ALREADY_FINISHED', `Run "${runId}" is already ${info.status}`, {
+        received: info.status,
+      });
     }
     const owner = this.ownerOf(runId);
     if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
@@ -259,18 +296,13 @@ export class Runner extends Disposable {
       return info;
     }
     this.markAbandoned(info, 'cancelled');
-    return this.store.getRun(runId)!;
+    return this.store.getRun(runId);
   }
 
   /** Resolves when the run settles (done, failed or cancelled). */
-  waitForRun(runId: string): Promise<RunInfo> {
+  async waitForRun(runId: string): Promise<RunInfo> {
     const run = this.runs.get(runId);
-    if (run) return run.finished;
-    try {
-      return Promise.resolve(this.store.getRun(runId));
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    return run ? run.finished : this.store.getRun(runId);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -282,20 +314,31 @@ export class Runner extends Disposable {
     this.runs.set(runId, run);
     mkdirSync(join(this.options.runsDir, runId), { recursive: true });
     writeFileSync(join(this.options.runsDir, runId, OWNER_FILE), String(process.pid));
-    this.store.updateRun(runId, { status: 'running', startedAt: this.store.getRun(runId)?.startedAt ?? now() });
+    this.store.updateRun(runId, {
+      status: 'running',
+      startedAt: this.store.getRun(runId)?.startedAt ?? now(),
+    });
     this.emitRun(runId);
     this.schedule(run);
-    return this.store.getRun(runId)!;
+    return this.store.getRun(runId);
   }
 
   private schedule(run: ActiveRun): void {
     for (const task of run.tasks.values()) {
       if (task.status !== 'queued' || task.enqueued) continue;
       const deps = task.planned.dependsOn.map((nodeId) => run.tasks.get(nodeId)!);
-      if (deps.some((dep) => dep.status === 'failed' || dep.status === 'cancelled' || dep.status === 'skipped')) {
-        const failed = deps.find((dep) => dep.status !== 'done' && dep.status !== 'reused' && SETTLED.has(dep.status))!;
+      if (
+        deps.some((dep) => dep.status === 'failed' || dep.status === 'cancelled' || dep.status === 'skipped')
+      ) {
+        const failed = deps.find(
+          (dep) => dep.status !== 'done' && dep.status !== 'reused' && SETTLED.has(dep.status),
+        )!;
         this.settleTask(run, task, run.cancelRequested ? 'cancelled' : 'skipped', {
-          error: { code: 'UPSTREAM_FAILED', message: `Not run: upstream task "${failed.planned.nodeId}" ${failed.status}`, details: { nodeId: failed.planned.nodeId } },
+          error: {
+            code: 'UPSTREAM_FAILED',
+            message: `Not run: upstream task "${failed.planned.nodeId}" ${failed.status}`,
+            details: { nodeId: failed.planned.nodeId },
+          },
         });
         continue;
       }
@@ -317,7 +360,13 @@ export class Runner extends Disposable {
       const reusable = this.store.findReusableTask(task.planned.fingerprint);
       if (reusable && Object.values(reusable.outputs).every((output) => existsSync(output.path))) {
         task.outputs = reusable.outputs;
-        this.store.updateTask(task.id, { inputs, outputs: reusable.outputs, reusedFrom: reusable.id, summary: reusable.summary, startedAt: now() });
+        this.store.updateTask(task.id, {
+          inputs,
+          outputs: reusable.outputs,
+          reusedFrom: reusable.id,
+          summary: reusable.summary,
+          startedAt: now(),
+        });
         this.settleTask(run, task, 'reused', {});
         return;
       }
@@ -326,14 +375,24 @@ export class Runner extends Disposable {
     task.status = 'running';
     const taskDir = join(this.options.runsDir, run.id, task.planned.nodeId);
     mkdirSync(taskDir, { recursive: true });
-    this.store.updateTask(task.id, { status: 'running', attempt: task.attempt, inputs, startedAt: now(), error: null, progress: null });
+    this.store.updateTask(task.id, {
+      status: 'running',
+      attempt: task.attempt,
+      inputs,
+      startedAt: now(),
+      error: null,
+      progress: null,
+    });
     this.emitTask(task.id);
 
     let worker: WorkerProcess;
     try {
       worker = await WorkerProcess.start({
         entry: this.options.workerEntry,
-        env: { ...this.options.workerEnv, ...(this.options.backend ? { DISTILLERY_BACKEND: this.options.backend } : {}) },
+        env: {
+          ...this.options.workerEnv,
+          ...(this.options.backend ? { DISTILLERY_BACKEND: this.options.backend } : {}),
+        },
       });
     } catch (error) {
       this.settleTask(run, task, 'failed', { error: serializeError(error) });
@@ -343,7 +402,8 @@ export class Runner extends Disposable {
     const backend = toBackendSummary(worker.ready);
     this.store.updateTask(task.id, { backend });
     const runInfo = this.store.getRun(run.id);
-    if (runInfo && !runInfo.backend) this.store.updateRun(run.id, { backend, versions: worker.ready.versions });
+    if (runInfo && !runInfo.backend)
+      this.store.updateRun(run.id, { backend, versions: worker.ready.versions });
     if (run.cancelRequested) {
       await worker.kill();
       worker.dispose();
@@ -391,16 +451,28 @@ export class Runner extends Disposable {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     const tail = exit.stderrTail.trim().split('\n').slice(-8).join('\n');
     if (run.cancelRequested) {
-      return { status: 'cancelled', error: { code: 'TASK_CANCELLED', message: `Worker ${how} after cancel` } };
+      return {
+        status: 'cancelled',
+        error: { code: 'TASK_CANCELLED', message: `Worker ${how} after cancel` },
+      };
     }
     return {
       status: 'failed',
-      error: { code: 'WORKER_CRASHED', message: `Worker ${how}${tail ? `: ${tail}` : ''}`, details: { exitCode: exit.code, signal: exit.signal } },
+      error: {
+        code: 'WORKER_CRASHED',
+        message: `Worker ${how}${tail ? `: ${tail}` : ''}`,
+        details: { exitCode: exit.code, signal: exit.signal },
+      },
     };
   }
 
   /** Applies one worker event; returns the task's outcome for `done` and `error`. */
-  private handleEvent(run: ActiveRun, task: ActiveTask, worker: WorkerProcess, event: WorkerEvent): { status: TaskStatus; error?: ErrorInfo; summary?: Record<string, unknown> } | undefined {
+  private handleEvent(
+    run: ActiveRun,
+    task: ActiveTask,
+    worker: WorkerProcess,
+    event: WorkerEvent,
+  ): { status: TaskStatus; error?: ErrorInfo; summary?: Record<string, unknown> } | undefined {
     if (event.type !== 'ready' && event.taskId !== task.id) return undefined;
     switch (event.type) {
       case 'metrics': {
@@ -410,7 +482,13 @@ export class Runner extends Disposable {
         return undefined;
       }
       case 'log': {
-        const line: LogLine = { runId: run.id, taskId: task.id, level: event.level, message: event.message, time: event.time };
+        const line: LogLine = {
+          runId: run.id,
+          taskId: task.id,
+          level: event.level,
+          message: event.message,
+          time: event.time,
+        };
         this.store.appendLog(line);
         this._onDidLog.fire(line);
         return undefined;
@@ -462,11 +540,21 @@ export class Runner extends Disposable {
     }
   }
 
-  private registerModel(run: ActiveRun, task: ActiveTask, worker: WorkerProcess, role: string, path: string, meta: Record<string, unknown>): Promise<ModelVersionInfo> {
-    const num = (key: string) => (typeof meta[key] === 'number' ? (meta[key] as number) : 0);
+  private registerModel(
+    run: ActiveRun,
+    task: ActiveTask,
+    worker: WorkerProcess,
+    role: string,
+    path: string,
+    meta: Record<string, unknown>,
+  ): Promise<ModelVersionInfo> {
+    const num = (key: string) => (typeof meta[key] === 'number' ? meta[key] : 0);
     const parents = Object.entries(task.planned.inputs)
       .map(([port, from]) => ({ port, output: run.tasks.get(from.nodeId)!.outputs[from.port] }))
-      .filter((entry): entry is { port: string; output: TaskOutput } => entry.output?.kind === 'model' && !!entry.output.versionId)
+      .filter(
+        (entry): entry is { port: string; output: TaskOutput } =>
+          entry.output?.kind === 'model' && !!entry.output.versionId,
+      )
       .map(({ port, output }) => ({
         versionId: output.versionId!,
         operation: task.planned.type,
@@ -496,8 +584,11 @@ export class Runner extends Disposable {
     if (task.planned.category !== 'evaluate') return;
     const from = task.planned.inputs.model;
     const versionId = from && run.tasks.get(from.nodeId)?.outputs[from.port]?.versionId;
-    const metrics = Object.fromEntries(Object.entries(task.latestMetrics).filter(([, value]) => Number.isFinite(value)));
-    if (versionId && Object.keys(metrics).length > 0) this.options.registry.addMetrics(versionId, metrics, task.id);
+    const metrics = Object.fromEntries(
+      Object.entries(task.latestMetrics).filter(([, value]) => Number.isFinite(value)),
+    );
+    if (versionId && Object.keys(metrics).length > 0)
+      this.options.registry.addMetrics(versionId, metrics, task.id);
   }
 
   private inputsOf(run: ActiveRun, task: ActiveTask): Record<string, InputRef> {
@@ -505,14 +596,27 @@ export class Runner extends Disposable {
     for (const [port, from] of Object.entries(task.planned.inputs)) {
       const output = run.tasks.get(from.nodeId)!.outputs[from.port];
       if (!output) {
-        throw new DistilleryError('TASK_FAILED', `Node "${from.nodeId}" finished without producing "${from.port}"`, { nodeId: from.nodeId, port: from.port });
+        throw new DistilleryError(
+          'TASK_FAILED',
+          `Node "${from.nodeId}" finished without producing "${from.port}"`,
+          { nodeId: from.nodeId, port: from.port },
+        );
       }
-      inputs[port] = { kind: output.kind, path: output.path, meta: { ...output.meta, ...(output.versionId ? { versionId: output.versionId } : {}) } };
+      inputs[port] = {
+        kind: output.kind,
+        path: output.path,
+        meta: { ...output.meta, ...(output.versionId ? { versionId: output.versionId } : {}) },
+      };
     }
     return inputs;
   }
 
-  private settleTask(run: ActiveRun, task: ActiveTask, status: TaskStatus, result: { error?: ErrorInfo | undefined; summary?: Record<string, unknown> | undefined }): void {
+  private settleTask(
+    run: ActiveRun,
+    task: ActiveTask,
+    status: TaskStatus,
+    result: { error?: ErrorInfo | undefined; summary?: Record<string, unknown> | undefined },
+  ): void {
     task.status = status;
     this.lastProgressWrite.delete(task.id);
     const patch: Parameters<RunStorePort['updateTask']>[1] = { status, finishedAt: now() };
@@ -538,7 +642,11 @@ export class Runner extends Disposable {
     if (!this.runs.has(run.id)) return;
     this.runs.delete(run.id);
     const statuses = [...run.tasks.values()].map((task) => task.status);
-    const status = statuses.includes('failed') ? 'failed' : statuses.includes('cancelled') || run.cancelRequested ? 'cancelled' : 'done';
+    const status = statuses.includes('failed')
+      ? 'failed'
+      : statuses.includes('cancelled') || run.cancelRequested
+        ? 'cancelled'
+        : 'done';
     const firstError = [...run.tasks.values()].find((task) => task.status === 'failed');
     this.store.updateRun(run.id, {
       status,
@@ -547,7 +655,7 @@ export class Runner extends Disposable {
     });
     rmSync(join(this.options.runsDir, run.id, OWNER_FILE), { force: true });
     rmSync(join(this.options.runsDir, run.id, CANCEL_MARKER), { force: true });
-    const info = this.store.getRun(run.id)!;
+    const info = this.store.getRun(run.id);
     this._onDidChangeRun.fire(info);
     run.resolve(info);
   }
@@ -563,7 +671,8 @@ export class Runner extends Disposable {
 
   private pollCancelMarkers(): void {
     for (const run of this.runs.values()) {
-      if (!run.cancelRequested && existsSync(join(this.options.runsDir, run.id, CANCEL_MARKER))) this.cancelActive(run);
+      if (!run.cancelRequested && existsSync(join(this.options.runsDir, run.id, CANCEL_MARKER)))
+        this.cancelActive(run);
     }
   }
 
@@ -578,11 +687,13 @@ export class Runner extends Disposable {
   }
 
   private markAbandoned(info: RunInfo, status: 'failed' | 'cancelled'): void {
-    const error: ErrorInfo = status === 'cancelled'
-      ? { code: 'TASK_CANCELLED', message: 'Cancelled after the process running it had exited' }
-      : { code: 'WORKER_CRASHED', message: 'The process running this run exited before it finished' };
+    const error: ErrorInfo =
+      status === 'cancelled'
+        ? { code: 'TASK_CANCELLED', message: 'Cancelled after the process running it had exited' }
+        : { code: 'WORKER_CRASHED', message: 'The process running this run exited before it finished' };
     for (const task of info.tasks) {
-      if (task.status === 'queued' || task.status === 'running') this.store.updateTask(task.id, { status, error, finishedAt: now() });
+      if (task.status === 'queued' || task.status === 'running')
+        this.store.updateTask(task.id, { status, error, finishedAt: now() });
     }
     this.store.updateRun(info.id, { status, error, finishedAt: now() });
     rmSync(join(this.options.runsDir, info.id, OWNER_FILE), { force: true });

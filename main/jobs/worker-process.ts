@@ -39,7 +39,9 @@ export class WorkerProcess extends Disposable {
   readonly onDidEmit = this._onDidEmit.event;
   private readonly _onDidExit = this._register(new Emitter<WorkerExit>());
   readonly onDidExit = this._onDidExit.event;
-  private readonly _onDidWriteOutput = this._register(new Emitter<{ stream: 'stdout' | 'stderr'; text: string }>());
+  private readonly _onDidWriteOutput = this._register(
+    new Emitter<{ stream: 'stdout' | 'stderr'; text: string }>(),
+  );
   readonly onDidWriteOutput = this._onDidWriteOutput.event;
 
   private stderrTail = '';
@@ -79,7 +81,8 @@ export class WorkerProcess extends Disposable {
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL);
       this._onDidWriteOutput.fire({ stream: 'stderr', text });
     };
-    const onStdout = (chunk: Buffer) => this._onDidWriteOutput.fire({ stream: 'stdout', text: chunk.toString() });
+    const onStdout = (chunk: Buffer) =>
+      this._onDidWriteOutput.fire({ stream: 'stdout', text: chunk.toString() });
     child.stderr?.on('data', onStderr);
     child.stdout?.on('data', onStdout);
     this._register(
@@ -108,7 +111,13 @@ export class WorkerProcess extends Disposable {
     try {
       const ready = await new Promise<ReadyEvent>((resolve, reject) => {
         const timer = setTimeout(() => {
-          reject(new DistilleryError('WORKER_START_FAILED', `Worker did not say ready within ${options.readyTimeoutMs ?? 60_000} ms`, { stderr }));
+          reject(
+            new DistilleryError(
+              'WORKER_START_FAILED',
+              `Worker did not say ready within ${options.readyTimeoutMs ?? 60_000} ms`,
+              { stderr },
+            ),
+          );
         }, options.readyTimeoutMs ?? 60_000);
         child.on('message', function onMessage(message: unknown) {
           let event: WorkerEvent;
@@ -121,18 +130,34 @@ export class WorkerProcess extends Disposable {
             clearTimeout(timer);
             child.off('message', onMessage);
             if (event.protocol !== PROTOCOL_VERSION) {
-              reject(new DistilleryError('WORKER_PROTOCOL', `Worker speaks protocol ${event.protocol}, runner speaks ${PROTOCOL_VERSION}`, { expected: String(PROTOCOL_VERSION), received: event.protocol }));
+              reject(
+                new DistilleryError(
+                  'WORKER_PROTOCOL',
+                  `Worker speaks protocol ${event.protocol}, runner speaks ${PROTOCOL_VERSION}`,
+                  { expected: String(PROTOCOL_VERSION), received: event.protocol },
+                ),
+              );
             } else {
               resolve(event);
             }
           } else if (event.type === 'error') {
             clearTimeout(timer);
-            reject(new DistilleryError('WORKER_START_FAILED', `Worker failed to start: ${event.error.message}`, { cause: event.error }));
+            reject(
+              new DistilleryError('WORKER_START_FAILED', `Worker failed to start: ${event.error.message}`, {
+                cause: event.error,
+              }),
+            );
           }
         });
         child.once('exit', (code, signal) => {
           clearTimeout(timer);
-          reject(new DistilleryError('WORKER_START_FAILED', `Worker exited before it was ready (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(-5).join('\n')}`, { code, signal }));
+          reject(
+            new DistilleryError(
+              'WORKER_START_FAILED',
+              `Worker exited before it was ready (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(-5).join('\n')}`,
+              { code, signal },
+            ),
+          );
         });
         child.once('error', (error) => {
           clearTimeout(timer);

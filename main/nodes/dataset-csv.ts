@@ -13,10 +13,27 @@ export const datasetCsvNode = defineNodeType({
     path: string({ required: true, help: 'Path of the CSV file.' }),
     testPath: string({ default: '', help: 'Separate test CSV; empty = carve testSplit off the file.' }),
     labelColumn: string({ default: '', help: 'Label column name or 0-based index; empty = last column.' }),
-    header: choice({ default: 'auto', choices: ['auto', 'yes', 'no'], help: 'Whether the first row holds column names.' }),
-    testSplit: number({ default: 0.2, min: 0, max: 0.9, help: 'Test fraction when no test file is given (seeded shuffle).' }),
-    validationSplit: number({ default: 0, min: 0, max: 0.5, help: 'Fraction of the training rows held out for validation.' }),
-    standardize: boolean({ default: true, help: 'Scale each feature to zero mean, unit variance (training statistics).' }),
+    header: choice({
+      default: 'auto',
+      choices: ['auto', 'yes', 'no'],
+      help: 'Whether the first row holds column names.',
+    }),
+    testSplit: number({
+      default: 0.2,
+      min: 0,
+      max: 0.9,
+      help: 'Test fraction when no test file is given (seeded shuffle).',
+    }),
+    validationSplit: number({
+      default: 0,
+      min: 0,
+      max: 0.5,
+      help: 'Fraction of the training rows held out for validation.',
+    }),
+    standardize: boolean({
+      default: true,
+      help: 'Scale each feature to zero mean, unit variance (training statistics).',
+    }),
   },
   op: 'dataset-csv',
 });

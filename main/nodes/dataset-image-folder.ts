@@ -11,12 +11,25 @@ export const datasetImageFolderNode = defineNodeType({
   outputs: { dataset: port('dataset') },
   params: {
     path: string({ required: true, help: 'Folder with one sub-folder per class.' }),
-    testPath: string({ default: '', help: 'Separate test folder with the same classes; empty = carve testSplit.' }),
+    testPath: string({
+      default: '',
+      help: 'Separate test folder with the same classes; empty = carve testSplit.',
+    }),
     width: integer({ default: 28, min: 1, max: 1024, help: 'Width images are resized to.' }),
     height: integer({ default: 28, min: 1, max: 1024, help: 'Height images are resized to.' }),
     channels: choice({ default: '1', choices: ['1', '3'], help: '1 = grayscale, 3 = RGB.' }),
-    testSplit: number({ default: 0.2, min: 0, max: 0.9, help: 'Test fraction when no test folder is given (seeded shuffle).' }),
-    validationSplit: number({ default: 0, min: 0, max: 0.5, help: 'Fraction of the training images held out for validation.' }),
+    testSplit: number({
+      default: 0.2,
+      min: 0,
+      max: 0.9,
+      help: 'Test fraction when no test folder is given (seeded shuffle).',
+    }),
+    validationSplit: number({
+      default: 0,
+      min: 0,
+      max: 0.5,
+      help: 'Fraction of the training images held out for validation.',
+    }),
   },
   op: 'dataset-image-folder',
 });

@@ -10,9 +10,24 @@ export const datasetMnistNode = defineNodeType({
   inputs: {},
   outputs: { dataset: port('dataset') },
   params: {
-    trainLimit: integer({ default: 0, min: 0, max: 60_000, help: 'Use the first N training images; 0 = all 60,000.' }),
-    testLimit: integer({ default: 0, min: 0, max: 10_000, help: 'Use the first N test images; 0 = all 10,000.' }),
-    validationSplit: number({ default: 0, min: 0, max: 0.5, help: 'Fraction of the training images held out for validation (taken from the end).' }),
+    trainLimit: integer({
+      default: 0,
+      min: 0,
+      max: 60_000,
+      help: 'Use the first N training images; 0 = all 60,000.',
+    }),
+    testLimit: integer({
+      default: 0,
+      min: 0,
+      max: 10_000,
+      help: 'Use the first N test images; 0 = all 10,000.',
+    }),
+    validationSplit: number({
+      default: 0,
+      min: 0,
+      max: 0.5,
+      help: 'Fraction of the training images held out for validation (taken from the end).',
+    }),
   },
   op: 'dataset-mnist',
 });

@@ -12,7 +12,9 @@ export interface NodeSpec extends NodeSpecInfo {
    * Cross-param checks that the per-param specs cannot express (e.g. `minLearningRate` below
    * `learningRate`). Returns issues as {param, expected, received, message}.
    */
-  check?: (params: Record<string, unknown>) => Array<{ param: string; expected: string; received: unknown; message: string }>;
+  check?: (
+    params: Record<string, unknown>,
+  ) => Array<{ param: string; expected: string; received: unknown; message: string }>;
 }
 
 export function defineNodeType(spec: NodeSpec): NodeSpec {
@@ -23,7 +25,13 @@ export function port(type: PortType, options: { help?: string; optional?: boolea
   return { type, ...options };
 }
 
-export function number(options: { default: number; min?: number; max?: number; exclusiveMax?: boolean; help?: string }): ParamSpec {
+export function number(options: {
+  default: number;
+  min?: number;
+  max?: number;
+  exclusiveMax?: boolean;
+  help?: string;
+}): ParamSpec {
   return { kind: 'number', ...options };
 }
 
@@ -31,16 +39,30 @@ export function integer(options: { default: number; min?: number; max?: number; 
   return { kind: 'integer', ...options };
 }
 
-export function choice<const T extends string>(options: { default: T; choices: readonly T[]; help?: string }): ParamSpec {
-  return { kind: 'choice', default: options.default, choices: [...options.choices], ...(options.help ? { help: options.help } : {}) };
+export function choice<const T extends string>(options: {
+  default: T;
+  choices: readonly T[];
+  help?: string;
+}): ParamSpec {
+  return {
+    kind: 'choice',
+    default: options.default,
+    choices: [...options.choices],
+    ...(options.help ? { help: options.help } : {}),
+  };
 }
 
 export function boolean(options: { default: boolean; help?: string }): ParamSpec {
   return { kind: 'boolean', ...options };
 }
 
-export function string(options: { default?: string; required?: boolean; pattern?: string; help?: string }): ParamSpec {
-  return { kind: 'string', default: options.default ?? '', ...options } as ParamSpec;
+export function string(options: {
+  default?: string;
+  required?: boolean;
+  pattern?: string;
+  help?: string;
+}): ParamSpec {
+  return { kind: 'string', default: options.default ?? '', ...options };
 }
 
 export function list(options: {
@@ -62,7 +84,8 @@ export function describeParam(spec: ParamSpec): string {
     case 'integer': {
       const noun = spec.kind === 'integer' ? 'an integer' : 'a number';
       const upper = spec.kind === 'number' && spec.exclusiveMax ? '<' : '≤';
-      if (spec.min !== undefined && spec.max !== undefined) return `${noun} with ${spec.min} ≤ value ${upper} ${spec.max}`;
+      if (spec.min !== undefined && spec.max !== undefined)
+        return `${noun} with ${spec.min} ≤ value ${upper} ${spec.max}`;
       if (spec.min !== undefined) return `${noun} ≥ ${spec.min}`;
       if (spec.max !== undefined) return `${noun} ${upper} ${spec.max}`;
       return noun;
@@ -75,7 +98,11 @@ export function describeParam(spec: ParamSpec): string {
       return spec.required ? 'a non-empty string' : 'a string';
     case 'list': {
       const range =
-        spec.min !== undefined && spec.max !== undefined ? ` between ${spec.min} and ${spec.max}` : spec.min !== undefined ? ` ≥ ${spec.min}` : '';
+        spec.min !== undefined && spec.max !== undefined
+          ? ` between ${spec.min} and ${spec.max}`
+          : spec.min !== undefined
+            ? ` ≥ ${spec.min}`
+            : '';
       const length =
         spec.minLength !== undefined && spec.maxLength !== undefined
           ? ` (${spec.minLength} to ${spec.maxLength} items)`

@@ -10,9 +10,18 @@ export const evaluateNode = defineNodeType({
   inputs: { model: port('model'), dataset: port('dataset') },
   outputs: {},
   params: {
-    split: choice({ default: 'test', choices: ['test', 'validation', 'train'], help: 'Which split to score.' }),
+    split: choice({
+      default: 'test',
+      choices: ['test', 'validation', 'train'],
+      help: 'Which split to score.',
+    }),
     batchSize: integer({ default: 256, min: 1, max: 65_536, help: 'Batch size for scoring.' }),
-    latencySamples: integer({ default: 200, min: 0, max: 100_000, help: 'Single-example predictions timed for latency; 0 = skip.' }),
+    latencySamples: integer({
+      default: 200,
+      min: 0,
+      max: 100_000,
+      help: 'Single-example predictions timed for latency; 0 = skip.',
+    }),
   },
   op: 'evaluate',
 });

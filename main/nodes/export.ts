@@ -12,7 +12,12 @@ export const exportNode = defineNodeType({
   params: {
     format: choice({ default: 'tfjs', choices: ['tfjs'], help: 'Export format.' }),
     outDir: string({ required: true, help: 'Folder to write; created when missing.' }),
-    shardSizeBytes: integer({ default: 4_194_304, min: 1024, max: 1_073_741_824, help: 'Largest weight shard, in bytes.' }),
+    shardSizeBytes: integer({
+      default: 4_194_304,
+      min: 1024,
+      max: 1_073_741_824,
+      help: 'Largest weight shard, in bytes.',
+    }),
   },
   op: 'export',
 });

@@ -12,9 +12,22 @@ export const modelMlpNode = defineNodeType({
   inputs: { dataset: port('dataset', { help: 'Only its shape and classes are read.' }) },
   outputs: { model: port('model') },
   params: {
-    hidden: list({ of: 'integer', default: [300, 100], min: 1, max: 65_536, maxLength: 32, help: 'Units of each hidden layer.' }),
+    hidden: list({
+      of: 'integer',
+      default: [300, 100],
+      min: 1,
+      max: 65_536,
+      maxLength: 32,
+      help: 'Units of each hidden layer.',
+    }),
     activation: choice({ default: 'relu', choices: ACTIVATIONS, help: 'Hidden-layer activation.' }),
-    dropout: number({ default: 0, min: 0, max: 1, exclusiveMax: true, help: 'Dropout rate after each hidden layer.' }),
+    dropout: number({
+      default: 0,
+      min: 0,
+      max: 1,
+      exclusiveMax: true,
+      help: 'Dropout rate after each hidden layer.',
+    }),
   },
   op: 'model-mlp',
 });

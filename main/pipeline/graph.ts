@@ -27,7 +27,7 @@ export function incomingEdges(doc: Pick<PipelineDoc, 'edges'>): Map<string, Map<
     const to = parseEndpoint(edge.to);
     if (!from || !to) continue;
     let ports = result.get(to.nodeId);
-    if (!ports) result.set(to.nodeId, (ports = new Map()));
+    if (!ports) result.set(to.nodeId, (ports = new Map<string, Endpoint>()));
     if (!ports.has(to.port)) ports.set(to.port, from);
   }
   return result;
@@ -37,7 +37,10 @@ export function incomingEdges(doc: Pick<PipelineDoc, 'edges'>): Map<string, Map<
  * Kahn's algorithm over node ids. Returns the order and, when the graph has cycles, the nodes left
  * over (each on or downstream of a cycle).
  */
-export function topologicalOrder(nodeIds: string[], edges: PipelineEdge[]): { order: string[]; cyclic: string[] } {
+export function topologicalOrder(
+  nodeIds: string[],
+  edges: PipelineEdge[],
+): { order: string[]; cyclic: string[] } {
   const indegree = new Map(nodeIds.map((id) => [id, 0]));
   const next = new Map<string, string[]>(nodeIds.map((id) => [id, []]));
   for (const edge of edges) {

@@ -3,10 +3,16 @@
  * (V8 words some errors as "Unexpected token … is not valid JSON"), so when it fails we scan the
  * text once more to report a line and column.
  */
+class StopAt {
+  constructor(readonly position: number) {}
+}
+
 export function jsonErrorPosition(text: string): number {
   let i = 0;
   const fail = (): never => {
-    throw i;
+    // A control-flow signal carrying the position, not an error: caught below.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error
+    throw new StopAt(i);
   };
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
@@ -86,7 +92,7 @@ export function jsonErrorPosition(text: string): number {
     ws();
     if (i < text.length) fail();
     return -1;
-  } catch (position) {
-    return typeof position === 'number' ? Math.min(position, text.length) : -1;
+  } catch (stop) {
+    return stop instanceof StopAt ? Math.min(stop.position, text.length) : -1;
   }
 }

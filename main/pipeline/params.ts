@@ -6,7 +6,14 @@ function describe(value: unknown): string {
   return value === undefined ? 'nothing' : JSON.stringify(value);
 }
 
-function issue(code: string, nodeId: string, param: string, expected: string, received: unknown, pointer: string): ValidationIssue {
+function issue(
+  code: string,
+  nodeId: string,
+  param: string,
+  expected: string,
+  received: unknown,
+  pointer: string,
+): ValidationIssue {
   return {
     code,
     nodeId,
@@ -18,18 +25,31 @@ function issue(code: string, nodeId: string, param: string, expected: string, re
   };
 }
 
-function checkNumber(spec: ParamSpec & { kind: 'number' | 'integer' }, value: unknown, where: (code: string, expected: string) => ValidationIssue): ValidationIssue | undefined {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return where('PARAM_TYPE', spec.kind === 'integer' ? 'an integer' : 'a finite number');
+function checkNumber(
+  spec: ParamSpec & { kind: 'number' | 'integer' },
+  value: unknown,
+  where: (code: string, expected: string) => ValidationIssue,
+): ValidationIssue | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    return where('PARAM_TYPE', spec.kind === 'integer' ? 'an integer' : 'a finite number');
   if (spec.kind === 'integer' && !Number.isInteger(value)) return where('PARAM_TYPE', 'an integer');
   const tooLow = spec.min !== undefined && value < spec.min;
   const tooHigh =
-    spec.max !== undefined && (spec.kind === 'number' && spec.exclusiveMax ? value >= spec.max : value > spec.max);
-  if (tooLow || tooHigh) return where('PARAM_OUT_OF_RANGE', describeParam(spec).replace(/^an? (integer|number) with /, ''));
+    spec.max !== undefined &&
+    (spec.kind === 'number' && spec.exclusiveMax ? value >= spec.max : value > spec.max);
+  if (tooLow || tooHigh)
+    return where('PARAM_OUT_OF_RANGE', describeParam(spec).replace(/^an? (integer|number) with /, ''));
   return undefined;
 }
 
 /** Every problem with one value of one param; empty when the value is acceptable. */
-export function checkParam(nodeId: string, name: string, spec: ParamSpec, value: unknown, pointer: string): ValidationIssue[] {
+export function checkParam(
+  nodeId: string,
+  name: string,
+  spec: ParamSpec,
+  value: unknown,
+  pointer: string,
+): ValidationIssue[] {
   const at = (code: string, expected: string) => issue(code, nodeId, name, expected, value, pointer);
   switch (spec.kind) {
     case 'number':
@@ -45,20 +65,28 @@ export function checkParam(nodeId: string, name: string, spec: ParamSpec, value:
     case 'string':
       if (typeof value !== 'string') return [at('PARAM_TYPE', 'a string')];
       if (spec.required && value.trim() === '') return [at('PARAM_INVALID', 'a non-empty string')];
-      if (spec.pattern && !new RegExp(spec.pattern).test(value)) return [at('PARAM_INVALID', `a string matching ${spec.pattern}`)];
+      if (spec.pattern && !new RegExp(spec.pattern).test(value))
+        return [at('PARAM_INVALID', `a string matching ${spec.pattern}`)];
       return [];
     case 'list': {
       if (!Array.isArray(value)) return [at('PARAM_TYPE', describeParam(spec))];
-      if (spec.minLength !== undefined && value.length < spec.minLength) return [at('PARAM_OUT_OF_RANGE', describeParam(spec))];
-      if (spec.maxLength !== undefined && value.length > spec.maxLength) return [at('PARAM_OUT_OF_RANGE', describeParam(spec))];
+      if (spec.minLength !== undefined && value.length < spec.minLength)
+        return [at('PARAM_OUT_OF_RANGE', describeParam(spec))];
+      if (spec.maxLength !== undefined && value.length > spec.maxLength)
+        return [at('PARAM_OUT_OF_RANGE', describeParam(spec))];
       const found: ValidationIssue[] = [];
       value.forEach((item, index) => {
         const itemName = `${name}[${index}]`;
-        const itemAt = (code: string, expected: string) => issue(code, nodeId, itemName, expected, item, `${pointer}/${index}`);
+        const itemAt = (code: string, expected: string) =>
+          issue(code, nodeId, itemName, expected, item, `${pointer}/${index}`);
         if (spec.of === 'string') {
           if (typeof item !== 'string') found.push(itemAt('PARAM_TYPE', 'a string'));
         } else {
-          const itemIssue = checkNumber({ kind: spec.of, default: 0, min: spec.min, max: spec.max }, item, itemAt);
+          const itemIssue = checkNumber(
+            { kind: spec.of, default: 0, min: spec.min, max: spec.max },
+            item,
+            itemAt,
+          );
           if (itemIssue) found.push(itemIssue);
         }
       });

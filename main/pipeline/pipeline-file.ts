@@ -39,7 +39,11 @@ export function parseJson(text: string, file: string): unknown {
 export function migrate(doc: unknown): unknown {
   if (typeof doc !== 'object' || doc === null) return doc;
   let current = doc as Record<string, unknown>;
-  while (typeof current.format === 'number' && current.format < PIPELINE_FORMAT && MIGRATIONS[current.format]) {
+  while (
+    typeof current.format === 'number' &&
+    current.format < PIPELINE_FORMAT &&
+    MIGRATIONS[current.format]
+  ) {
     current = MIGRATIONS[current.format]!(current);
   }
   return current;
@@ -49,7 +53,10 @@ export function migrate(doc: unknown): unknown {
 export function invalidPipelineError(issues: ValidationIssue[], file?: string): DistilleryError {
   const first = issues[0]!;
   const code = isErrorCode(first.code) ? first.code : 'PIPELINE_SCHEMA';
-  const lines = issues.map((issue) => `  - [${issue.code}] ${issue.message}${issue.pointer !== undefined ? ` (at ${issue.pointer || '/'})` : ''}`);
+  const lines = issues.map(
+    (issue) =>
+      `  - [${issue.code}] ${issue.message}${issue.pointer !== undefined ? ` (at ${issue.pointer || '/'})` : ''}`,
+  );
   return new DistilleryError(
     code,
     `${file ? `${file}: ` : ''}pipeline is invalid (${issues.length} issue${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,

@@ -37,7 +37,13 @@ export function planPipeline(pipeline: ResolvedPipeline): PlannedTask[] {
       params: node.params,
       explicitParams: node.explicitParams,
       seed,
-      fingerprint: taskFingerprint({ type: node.type, version: node.spec.version, params: node.params, seed, inputs: inputFingerprints }),
+      fingerprint: taskFingerprint({
+        type: node.type,
+        version: node.spec.version,
+        params: node.params,
+        seed,
+        inputs: inputFingerprints,
+      }),
       inputs: node.inputs,
       dependsOn: [...new Set(Object.values(node.inputs).map((e) => e.nodeId))],
     };

@@ -58,11 +58,23 @@ class IssueList {
     this.items.push(this.file ? { ...item, file: this.file } : item);
   }
 
-  schema(pointer: string, expected: string, received: unknown, message: string, extra: Partial<ValidationIssue> = {}): void {
+  schema(
+    pointer: string,
+    expected: string,
+    received: unknown,
+    message: string,
+    extra: Partial<ValidationIssue> = {},
+  ): void {
     this.add({ code: 'PIPELINE_SCHEMA', pointer, expected, received, message, ...extra });
   }
 
-  unknownFields(value: Json, allowed: string[], pointer: string, where: string, extra: Partial<ValidationIssue> = {}): void {
+  unknownFields(
+    value: Json,
+    allowed: string[],
+    pointer: string,
+    where: string,
+    extra: Partial<ValidationIssue> = {},
+  ): void {
     for (const key of Object.keys(value)) {
       if (!allowed.includes(key)) {
         this.add({
@@ -102,48 +114,106 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
   if (typeof doc.name !== 'string' || doc.name.trim() === '') {
     issues.schema('/name', 'a non-empty string', doc.name, '"name" must be a non-empty string');
   } else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(doc.name)) {
-    issues.schema('/name', 'letters, digits, "_", "." or "-", starting with a letter or digit', doc.name, `"name" may hold only letters, digits, "_", "." and "-", got ${JSON.stringify(doc.name)}`);
+    issues.schema(
+      '/name',
+      'letters, digits, "_", "." or "-", starting with a letter or digit',
+      doc.name,
+      `"name" may hold only letters, digits, "_", "." and "-", got ${JSON.stringify(doc.name)}`,
+    );
   }
   if (typeof doc.seed !== 'number' || !Number.isInteger(doc.seed) || doc.seed < 0 || doc.seed > 0xffffffff) {
-    issues.schema('/seed', 'an integer from 0 to 4294967295', doc.seed, `"seed" must be an integer from 0 to 4294967295, got ${JSON.stringify(doc.seed)}`);
+    issues.schema(
+      '/seed',
+      'an integer from 0 to 4294967295',
+      doc.seed,
+      `"seed" must be an integer from 0 to 4294967295, got ${JSON.stringify(doc.seed)}`,
+    );
   }
   if (doc.description !== undefined && typeof doc.description !== 'string') {
     issues.schema('/description', 'a string', doc.description, '"description" must be a string');
   }
   const rawNodes = Array.isArray(doc.nodes) ? doc.nodes : [];
   const rawEdges = Array.isArray(doc.edges) ? doc.edges : [];
-  if (!Array.isArray(doc.nodes)) issues.schema('/nodes', 'an array of nodes', kindOf(doc.nodes), '"nodes" must be an array');
-  if (!Array.isArray(doc.edges)) issues.schema('/edges', 'an array of edges', kindOf(doc.edges), '"edges" must be an array');
+  if (!Array.isArray(doc.nodes))
+    issues.schema('/nodes', 'an array of nodes', kindOf(doc.nodes), '"nodes" must be an array');
+  if (!Array.isArray(doc.edges))
+    issues.schema('/edges', 'an array of edges', kindOf(doc.edges), '"edges" must be an array');
 
   // Nodes: shape, ids, types, params.
-  const nodes = new Map<string, { index: number; spec?: NodeSpec; params: Record<string, unknown>; explicit: Record<string, unknown> }>();
+  const nodes = new Map<
+    string,
+    { index: number; spec?: NodeSpec; params: Record<string, unknown>; explicit: Record<string, unknown> }
+  >();
   rawNodes.forEach((raw: unknown, index) => {
     const pointer = `/nodes/${index}`;
     if (!isObject(raw)) {
-      issues.schema(pointer, 'a node object', kindOf(raw), `Node #${index} must be an object, got ${kindOf(raw)}`);
+      issues.schema(
+        pointer,
+        'a node object',
+        kindOf(raw),
+        `Node #${index} must be an object, got ${kindOf(raw)}`,
+      );
       return;
     }
     const id = raw.id;
     if (typeof id !== 'string' || !NODE_ID_PATTERN.test(id)) {
-      issues.schema(`${pointer}/id`, 'an id of letters, digits, "_" or "-" (no dots)', id, `Node #${index}: "id" must be letters, digits, "_" or "-" starting with a letter, got ${JSON.stringify(id)}`);
+      issues.schema(
+        `${pointer}/id`,
+        'an id of letters, digits, "_" or "-" (no dots)',
+        id,
+        `Node #${index}: "id" must be letters, digits, "_" or "-" starting with a letter, got ${JSON.stringify(id)}`,
+      );
       return;
     }
     const at = { nodeId: id };
     issues.unknownFields(raw, NODE_FIELDS, pointer, `Node "${id}"`, at);
     if (nodes.has(id)) {
-      issues.add({ code: 'DUPLICATE_NODE_ID', nodeId: id, pointer: `${pointer}/id`, expected: 'a unique node id', received: id, message: `Node id "${id}" is used more than once` });
+      issues.add({
+        code: 'DUPLICATE_NODE_ID',
+        nodeId: id,
+        pointer: `${pointer}/id`,
+        expected: 'a unique node id',
+        received: id,
+        message: `Node id "${id}" is used more than once`,
+      });
       return;
     }
-    if (raw.ui !== undefined && !(isObject(raw.ui) && typeof raw.ui.x === 'number' && typeof raw.ui.y === 'number' && Object.keys(raw.ui).every((k) => k === 'x' || k === 'y'))) {
-      issues.schema(`${pointer}/ui`, '{"x": number, "y": number}', raw.ui, `Node "${id}": "ui" must be {"x": number, "y": number}`, at);
+    if (
+      raw.ui !== undefined &&
+      !(
+        isObject(raw.ui) &&
+        typeof raw.ui.x === 'number' &&
+        typeof raw.ui.y === 'number' &&
+        Object.keys(raw.ui).every((k) => k === 'x' || k === 'y')
+      )
+    ) {
+      issues.schema(
+        `${pointer}/ui`,
+        '{"x": number, "y": number}',
+        raw.ui,
+        `Node "${id}": "ui" must be {"x": number, "y": number}`,
+        at,
+      );
     }
     const params = raw.params === undefined ? {} : raw.params;
     if (!isObject(params)) {
-      issues.schema(`${pointer}/params`, 'an object', kindOf(params), `Node "${id}": "params" must be an object`, at);
+      issues.schema(
+        `${pointer}/params`,
+        'an object',
+        kindOf(params),
+        `Node "${id}": "params" must be an object`,
+        at,
+      );
     }
     const paramObject = isObject(params) ? params : {};
     if (typeof raw.type !== 'string') {
-      issues.schema(`${pointer}/type`, 'a node type id', raw.type, `Node "${id}": "type" must be a string`, at);
+      issues.schema(
+        `${pointer}/type`,
+        'a node type id',
+        raw.type,
+        `Node "${id}": "type" must be a string`,
+        at,
+      );
       nodes.set(id, { index, params: paramObject, explicit: paramObject });
       return;
     }
@@ -171,7 +241,12 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
   rawEdges.forEach((raw: unknown, index) => {
     const pointer = `/edges/${index}`;
     if (!isObject(raw)) {
-      issues.schema(pointer, 'an edge object {"from", "to"}', kindOf(raw), `Edge #${index} must be an object, got ${kindOf(raw)}`);
+      issues.schema(
+        pointer,
+        'an edge object {"from", "to"}',
+        kindOf(raw),
+        `Edge #${index} must be an object, got ${kindOf(raw)}`,
+      );
       return;
     }
     issues.unknownFields(raw, EDGE_FIELDS, pointer, `Edge #${index}`);
@@ -182,14 +257,28 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
       const value = raw[side];
       const endpoint = typeof value === 'string' ? parseEndpoint(value) : undefined;
       if (!endpoint) {
-        issues.add({ code: 'EDGE_ENDPOINT_INVALID', pointer: `${pointer}/${side}`, expected: '"nodeId.port"', received: value, message: `Edge #${index}: "${side}" must be written "nodeId.port", got ${JSON.stringify(value)}` });
+        issues.add({
+          code: 'EDGE_ENDPOINT_INVALID',
+          pointer: `${pointer}/${side}`,
+          expected: '"nodeId.port"',
+          received: value,
+          message: `Edge #${index}: "${side}" must be written "nodeId.port", got ${JSON.stringify(value)}`,
+        });
         ok = false;
         continue;
       }
       resolvedEnds[side] = endpoint;
       ends.push([endpoint.nodeId, side]);
       if (!nodes.has(endpoint.nodeId)) {
-        issues.add({ code: 'UNKNOWN_NODE', nodeId: endpoint.nodeId, port: endpoint.port, pointer: `${pointer}/${side}`, expected: `one of ${[...nodes.keys()].join(', ') || '(no nodes)'}`, received: endpoint.nodeId, message: `Edge #${index}: no node "${endpoint.nodeId}"` });
+        issues.add({
+          code: 'UNKNOWN_NODE',
+          nodeId: endpoint.nodeId,
+          port: endpoint.port,
+          pointer: `${pointer}/${side}`,
+          expected: `one of ${[...nodes.keys()].join(', ') || '(no nodes)'}`,
+          received: endpoint.nodeId,
+          message: `Edge #${index}: no node "${endpoint.nodeId}"`,
+        });
         ok = false;
         continue;
       }
@@ -201,7 +290,10 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
       const ports = side === 'from' ? spec.outputs : spec.inputs;
       if (!(endpoint.port in ports)) {
         const other = side === 'from' ? spec.inputs : spec.outputs;
-        const hint = endpoint.port in other ? ` ("${endpoint.port}" is an ${side === 'from' ? 'input' : 'output'}, edges go from outputs to inputs)` : '';
+        const hint =
+          endpoint.port in other
+            ? ` ("${endpoint.port}" is an ${side === 'from' ? 'input' : 'output'}, edges go from outputs to inputs)`
+            : '';
         issues.add({
           code: 'UNKNOWN_PORT',
           nodeId: endpoint.nodeId,
@@ -290,7 +382,14 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
       doc: pipelineDoc,
       nodes: order.map((id) => {
         const node = nodes.get(id)!;
-        return { id, type: node.spec!.type, spec: node.spec!, params: node.params, explicitParams: structuredClone(node.explicit), inputs: inputs.get(id) ?? {} };
+        return {
+          id,
+          type: node.spec!.type,
+          spec: node.spec!,
+          params: node.params,
+          explicitParams: structuredClone(node.explicit),
+          inputs: inputs.get(id) ?? {},
+        };
       }),
     },
   };

@@ -14,7 +14,8 @@ export interface ServeCommandOptions {
 export async function serveCommand(app: DistilleryApp, options: ServeCommandOptions): Promise<number> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port !== undefined ? Number(options.port) : 7860;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0–65535, got ${options.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be 0–65535, got ${options.port}`);
   const fanout = new EventFanout(app.runner);
   const server = await ServeServer.start(createHandlers(app), fanout, {
     port,

@@ -43,7 +43,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 /** The page may load its own scripts, styles, images and connect back to this server only. */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -61,7 +62,11 @@ function statusFor(answer: Answer<unknown>): number {
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -112,7 +117,8 @@ export class ServeServer extends Disposable {
     this.tokenBytes = Buffer.from(this.token);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, { ok: false, error: { code: 'INTERNAL', message: (error as Error).message } });
+        if (!res.headersSent)
+          sendJson(res, 500, { ok: false, error: { code: 'INTERNAL', message: (error as Error).message } });
         else res.destroy();
       });
     });
@@ -130,7 +136,9 @@ export class ServeServer extends Disposable {
         for (const client of this.sockets.clients) if (client.readyState === 1) client.send(text);
       }),
     );
-    this.sockets.on('connection', (ws: WebSocket) => ws.send(JSON.stringify({ event: 'hello', payload: { protocol: 1 } })));
+    this.sockets.on('connection', (ws: WebSocket) =>
+      ws.send(JSON.stringify({ event: 'hello', payload: { protocol: 1 } })),
+    );
     this._register(
       toDisposable(() => {
         for (const client of this.sockets.clients) client.terminate();
@@ -181,7 +189,10 @@ export class ServeServer extends Disposable {
       return;
     }
     if (url.searchParams.has('token')) {
-      res.setHeader('set-cookie', `${COOKIE}=${encodeURIComponent(this.token)}; HttpOnly; SameSite=Strict; Path=/`);
+      res.setHeader(
+        'set-cookie',
+        `${COOKIE}=${encodeURIComponent(this.token)}; HttpOnly; SameSite=Strict; Path=/`,
+      );
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -194,11 +205,21 @@ export class ServeServer extends Disposable {
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const header = req.headers.authorization;
     if (!header?.startsWith('Bearer ') || !this.tokenMatches(header.slice(7))) {
-      sendJson(res, 401, { ok: false, error: { code: 'UNAUTHORIZED', message: 'Missing or wrong token: send "Authorization: Bearer <token>" as printed by distillery serve' } });
+      sendJson(res, 401, {
+        ok: false,
+        error: {
+          code: 'UNAUTHORIZED',
+          message:
+            'Missing or wrong token: send "Authorization: Bearer <token>" as printed by distillery serve',
+        },
+      });
       return;
     }
     if (req.method !== 'POST') {
-      sendJson(res, 405, { ok: false, error: { code: 'INVALID_REQUEST', message: 'Use POST with a JSON body' } });
+      sendJson(res, 405, {
+        ok: false,
+        error: { code: 'INVALID_REQUEST', message: 'Use POST with a JSON body' },
+      });
       return;
     }
     const method = decodeURIComponent(url.pathname.slice('/api/'.length));
@@ -208,7 +229,14 @@ export class ServeServer extends Disposable {
       try {
         params = JSON.parse(body);
       } catch (error) {
-        sendJson(res, 400, { ok: false, error: { code: 'INVALID_REQUEST', message: `Body is not valid JSON: ${(error as Error).message}`, details: { method } } });
+        sendJson(res, 400, {
+          ok: false,
+          error: {
+            code: 'INVALID_REQUEST',
+            message: `Body is not valid JSON: ${(error as Error).message}`,
+            details: { method },
+          },
+        });
         return;
       }
     }
@@ -217,11 +245,19 @@ export class ServeServer extends Disposable {
   }
 
   private serveFile(res: ServerResponse, path: string): void {
-    if (!path || !this.options.fileRoots.some((root) => within(root, path)) || !existsSync(path) || !statSync(path).isFile()) {
+    if (
+      !path ||
+      !this.options.fileRoots.some((root) => within(root, path)) ||
+      !existsSync(path) ||
+      !statSync(path).isFile()
+    ) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream',
+      'cache-control': 'no-store',
+    });
     createReadStream(path).pipe(res);
   }
 
@@ -235,10 +271,14 @@ export class ServeServer extends Disposable {
     if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html');
     if (!existsSync(file)) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('Distillery: the workbench is not built. Run "npm run build:renderer", then reload. The API at /api/ works.\n');
+      res.end(
+        'Distillery: the workbench is not built. Run "npm run build:renderer", then reload. The API at /api/ works.\n',
+      );
       return;
     }
-    const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' };
+    const headers: Record<string, string> = {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    };
     if (file.endsWith('.html')) {
       headers['content-security-policy'] = CSP;
       headers['cache-control'] = 'no-store';

@@ -1,6 +1,13 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { METRICS_FILE, type BackendInfo, type InputRef, type MetricPoint, type StartRequest, type WorkerEvent } from './protocol';
+import {
+  METRICS_FILE,
+  type BackendInfo,
+  type InputRef,
+  type MetricPoint,
+  type StartRequest,
+  type WorkerEvent,
+} from './protocol';
 
 /** What an op may know and do. Ops write files only below `taskDir`. */
 export interface OpContext {

@@ -43,7 +43,11 @@ async function main(): Promise<void> {
     try {
       request = decodeRequest(message);
     } catch (error) {
-      void send({ type: 'error', taskId: '', error: { code: 'WORKER_PROTOCOL', message: (error as Error).message } });
+      void send({
+        type: 'error',
+        taskId: '',
+        error: { code: 'WORKER_PROTOCOL', message: (error as Error).message },
+      });
       return;
     }
     if (request.type === 'cancel') {
@@ -62,7 +66,13 @@ async function main(): Promise<void> {
     // The runner is gone: nobody will read our results, so stop at once.
     process.exit(context ? 0 : 1);
   });
-  await send({ type: 'ready', protocol: PROTOCOL_VERSION, pid: process.pid, backend, versions: tfjsVersions() });
+  await send({
+    type: 'ready',
+    protocol: PROTOCOL_VERSION,
+    pid: process.pid,
+    backend,
+    versions: tfjsVersions(),
+  });
 }
 
 main().catch(async (error: unknown) => {

@@ -71,14 +71,31 @@ export type WorkerEvent =
   | { type: 'progress'; taskId: string; done: number; total: number; etaSeconds: number | null }
   | { type: 'checkpoint'; taskId: string; path: string; step: number }
   | { type: 'sample'; taskId: string; path: string; step: number }
-  | { type: 'artifact'; taskId: string; role: string; kind: 'dataset' | 'model'; path: string; meta: Record<string, unknown> }
+  | {
+      type: 'artifact';
+      taskId: string;
+      role: string;
+      kind: 'dataset' | 'model';
+      path: string;
+      meta: Record<string, unknown>;
+    }
   | { type: 'done'; taskId: string; summary: Record<string, unknown> }
   | { type: 'error'; taskId: string; error: SerializedError };
 
 export type WorkerEventType = WorkerEvent['type'];
 
 const REQUEST_TYPES = new Set(['start', 'cancel']);
-const EVENT_TYPES = new Set(['ready', 'log', 'metrics', 'progress', 'checkpoint', 'sample', 'artifact', 'done', 'error']);
+const EVENT_TYPES = new Set([
+  'ready',
+  'log',
+  'metrics',
+  'progress',
+  'checkpoint',
+  'sample',
+  'artifact',
+  'done',
+  'error',
+]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -92,7 +109,9 @@ export function decodeRequest(message: unknown): WorkerRequest {
   if (typeof message.taskId !== 'string') throw new Error('Worker request without taskId');
   if (message.type === 'start') {
     if (message.protocol !== PROTOCOL_VERSION) {
-      throw new Error(`Protocol mismatch: runner speaks ${String(message.protocol)}, worker speaks ${PROTOCOL_VERSION}`);
+      throw new Error(
+        `Protocol mismatch: runner speaks ${String(message.protocol)}, worker speaks ${PROTOCOL_VERSION}`,
+      );
     }
     for (const key of ['op', 'nodeId', 'taskDir'] as const) {
       if (typeof message[key] !== 'string') throw new Error(`start request: ${key} must be a string`);

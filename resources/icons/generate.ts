@@ -45,7 +45,8 @@ function draw(size: number): Buffer {
 
 const sizes = [16, 32, 48, 64, 128, 256, 512, 1024];
 const pngs = new Map(sizes.map((size) => [size, draw(size)]));
-for (const size of [16, 32, 48, 64, 128, 256, 512]) writeFileSync(join(here, `${size}x${size}.png`), pngs.get(size)!);
+for (const size of [16, 32, 48, 64, 128, 256, 512])
+  writeFileSync(join(here, `${size}x${size}.png`), pngs.get(size)!);
 
 // ICO with embedded PNGs (Windows Vista+).
 const icoSizes = [16, 32, 48, 256];
@@ -68,7 +69,12 @@ icoSizes.forEach((size, index) => {
 writeFileSync(join(here, 'icon.ico'), Buffer.concat([header, ...icoSizes.map((s) => pngs.get(s)!)]));
 
 // ICNS with PNG entries.
-const icnsTypes: Array<[string, number]> = [['ic07', 128], ['ic08', 256], ['ic09', 512], ['ic10', 1024]];
+const icnsTypes: Array<[string, number]> = [
+  ['ic07', 128],
+  ['ic08', 256],
+  ['ic09', 512],
+  ['ic10', 1024],
+];
 const chunks = icnsTypes.map(([type, size]) => {
   const data = pngs.get(size)!;
   const chunk = Buffer.alloc(8);

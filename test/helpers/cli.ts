@@ -11,7 +11,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { dataDir: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string) => void }): Promise<CliResult> & { pid: () => number | undefined } {
+export function runCli(
+  args: string[],
+  options: { dataDir: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string) => void },
+): Promise<CliResult> & { pid: () => number | undefined } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args, '--data-dir', options.dataDir], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
@@ -24,18 +27,25 @@ export function runCli(args: string[], options: { dataDir: string; env?: NodeJS.
     stderr += chunk.toString();
     options.onStderr?.(chunk.toString());
   });
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr })),
+  );
   return Object.assign(done, { pid: () => child.pid });
 }
 
 /** Runs the CLI with --json and parses stdout. */
-export async function cliJson<T>(args: string[], dataDir: string): Promise<{ code: number | null; json: T; stderr: string }> {
+export async function cliJson<T>(
+  args: string[],
+  dataDir: string,
+): Promise<{ code: number | null; json: T; stderr: string }> {
   const result = await runCli([...args, '--json'], { dataDir });
   let json: T;
   try {
     json = JSON.parse(result.stdout) as T;
   } catch {
-    throw new Error(`CLI ${args.join(' ')} printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `CLI ${args.join(' ')} printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return { code: result.code, json, stderr: result.stderr };
 }

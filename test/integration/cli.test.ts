@@ -24,7 +24,11 @@ function serveDir(dir: string): Promise<{ server: Server; url: string }> {
     }
     res.writeHead(200).end(readFileSync(path));
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    ),
+  );
 }
 
 describe('distillery CLI', () => {
@@ -51,7 +55,10 @@ describe('distillery CLI', () => {
     const fit = run.tasks.find((t) => t.nodeId === 'fit')!;
     expect(Object.keys(fit.models)).toEqual(['model']);
     // Metrics were streamed per step and per epoch and are also in the task directory.
-    const lines = readFileSync(join(fit.taskDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { name: string });
+    const lines = readFileSync(join(fit.taskDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { name: string });
     expect(lines.filter((p) => p.name === 'loss').length).toBe(3 * Math.ceil(2000 / 64));
     expect(lines.filter((p) => p.name === 'epoch_loss').length).toBe(3);
   });
@@ -60,11 +67,21 @@ describe('distillery CLI', () => {
     const { json: models } = await cliJson<ModelVersionInfo[]>(['models', 'list'], dataDir);
     expect(models.map((m) => m.name).sort()).toEqual(['mnist-mlp/fit', 'mnist-mlp/net']);
     const fit = models.find((m) => m.name === 'mnist-mlp/fit')!;
-    expect(fit).toMatchObject({ version: 1, kind: 'classifier', backend: 'wasm', paramCount: 266_610, runId: run.id });
+    expect(fit).toMatchObject({
+      version: 1,
+      kind: 'classifier',
+      backend: 'wasm',
+      paramCount: 266_610,
+      runId: run.id,
+    });
     expect(fit.metrics.accuracy).toBeGreaterThanOrEqual(0.85);
     const { json: lineage } = await cliJson<LineageGraph>(['models', 'lineage', 'mnist-mlp/fit:1'], dataDir);
     expect(lineage.edges).toEqual([
-      expect.objectContaining({ childId: fit.id, operation: 'train', params: expect.objectContaining({ epochs: 3, optimizer: 'adam', port: 'model' }) }),
+      expect.objectContaining({
+        childId: fit.id,
+        operation: 'train',
+        params: expect.objectContaining({ epochs: 3, optimizer: 'adam', port: 'model' }),
+      }),
     ]);
   });
 
@@ -73,7 +90,10 @@ describe('distillery CLI', () => {
     expect(tagged.json.aliases).toEqual(['best']);
     const shown = await cliJson<ModelVersionInfo>(['models', 'show', 'mnist-mlp/fit@best'], dataDir);
     expect(shown.json.id).toBe(tagged.json.id);
-    const refused = await cliJson<{ error: { code: string; details: { descendants: string[] } } }>(['models', 'rm', 'mnist-mlp/net'], dataDir);
+    const refused = await cliJson<{ error: { code: string; details: { descendants: string[] } } }>(
+      ['models', 'rm', 'mnist-mlp/net'],
+      dataDir,
+    );
     expect(refused.code).toBe(2);
     expect(refused.json.error.code).toBe('MODEL_HAS_DESCENDANTS');
     expect(refused.json.error.details.descendants).toEqual([tagged.json.id]);
@@ -83,9 +103,15 @@ describe('distillery CLI', () => {
 
   it('exports a model that stock tf.loadLayersModel loads with identical predictions', async () => {
     const out = join(tmp.dir, 'export');
-    const result = await cliJson<{ files: string[] }>(['export', 'mnist-mlp/fit@best', '--format', 'tfjs', '--out', out], dataDir);
+    const result = await cliJson<{ files: string[] }>(
+      ['export', 'mnist-mlp/fit@best', '--format', 'tfjs', '--out', out],
+      dataDir,
+    );
     expect(result.code, result.stderr).toBe(0);
-    const modelJson = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { generatedBy: string; convertedBy: string };
+    const modelJson = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as {
+      generatedBy: string;
+      convertedBy: string;
+    };
     expect(modelJson.generatedBy).toMatch(/^Distillery \d+\.\d+\.\d+$/);
     expect(modelJson.convertedBy).toBe(modelJson.generatedBy);
     const { server, url } = await serveDir(out);
@@ -107,34 +133,57 @@ describe('distillery CLI', () => {
     const again = await cliJson<RunInfo>(['run', PIPELINE], dataDir);
     expect(again.json.tasks.map((t) => t.status)).toEqual(['reused', 'reused', 'reused', 'reused']);
     expect(again.json.tasks.find((t) => t.nodeId === 'fit')!.reusedFrom).toBe(`${run.id}-fit`);
-    const edited = JSON.parse(readFileSync(PIPELINE, 'utf8')) as { nodes: Array<{ id: string; params: Record<string, unknown> }> };
+    const edited = JSON.parse(readFileSync(PIPELINE, 'utf8')) as {
+      nodes: Array<{ id: string; params: Record<string, unknown> }>;
+    };
     edited.nodes.find((n) => n.id === 'score')!.params.latencySamples = 10;
     const file = join(tmp.dir, 'edited.distillery.json');
     writeFileSync(file, JSON.stringify(edited));
     const partial = await cliJson<RunInfo>(['run', file], dataDir);
-    expect(partial.json.tasks.map((t) => `${t.nodeId}:${t.status}`)).toEqual(['data:reused', 'net:reused', 'fit:reused', 'score:done']);
+    expect(partial.json.tasks.map((t) => `${t.nodeId}:${t.status}`)).toEqual([
+      'data:reused',
+      'net:reused',
+      'fit:reused',
+      'score:done',
+    ]);
     const forced = await cliJson<RunInfo>(['run', PIPELINE, '--force'], dataDir);
     expect(forced.json.tasks.every((t) => t.status === 'done')).toBe(true);
-    const { json: models } = await cliJson<ModelVersionInfo[]>(['models', 'list', '--name', 'mnist-mlp/fit'], dataDir);
+    const { json: models } = await cliJson<ModelVersionInfo[]>(
+      ['models', 'list', '--name', 'mnist-mlp/fit'],
+      dataDir,
+    );
     expect(models.map((m) => m.version)).toEqual([2, 1]);
   }, 120_000);
 
   it('refuses an invalid pipeline with every issue, coded, and exit code 2', async () => {
     const file = join(tmp.dir, 'bad.distillery.json');
-    const doc = JSON.parse(readFileSync(PIPELINE, 'utf8')) as { nodes: Array<{ id: string; params: Record<string, unknown> }>; edges: unknown[] };
+    const doc = JSON.parse(readFileSync(PIPELINE, 'utf8')) as {
+      nodes: Array<{ id: string; params: Record<string, unknown> }>;
+      edges: unknown[];
+    };
     doc.nodes.find((n) => n.id === 'fit')!.params.optimizer = 'adagrad';
     doc.nodes.find((n) => n.id === 'net')!.params.dropout = -1;
     doc.edges.push({ from: 'score.model', to: 'fit.model' });
     writeFileSync(file, JSON.stringify(doc));
-    const validated = await cliJson<{ valid: boolean; issues: ValidationIssue[] }>(['validate', file], dataDir);
+    const validated = await cliJson<{ valid: boolean; issues: ValidationIssue[] }>(
+      ['validate', file],
+      dataDir,
+    );
     expect(validated.code).toBe(2);
-    expect(validated.json.issues.map((i) => i.code).sort()).toEqual(['PARAM_INVALID_CHOICE', 'PARAM_OUT_OF_RANGE', 'UNKNOWN_PORT']);
+    expect(validated.json.issues.map((i) => i.code).sort()).toEqual([
+      'PARAM_INVALID_CHOICE',
+      'PARAM_OUT_OF_RANGE',
+      'UNKNOWN_PORT',
+    ]);
     const ran = await runCli(['run', file], { dataDir });
     expect(ran.code).toBe(2);
     expect(ran.stderr).toContain('PARAM_INVALID_CHOICE');
     const corrupt = join(tmp.dir, 'corrupt.distillery.json');
     writeFileSync(corrupt, '{"format": 1, "name": "x", ');
-    const refused = await cliJson<{ error: { code: string; details: { file: string } } }>(['run', corrupt], dataDir);
+    const refused = await cliJson<{ error: { code: string; details: { file: string } } }>(
+      ['run', corrupt],
+      dataDir,
+    );
     expect(refused.json.error).toMatchObject({ code: 'PIPELINE_JSON_INVALID', details: { file: corrupt } });
   });
 

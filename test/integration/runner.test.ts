@@ -11,13 +11,21 @@ import { createApp, type DistilleryApp } from '../../main/app/app';
 import { waitFor } from '../../main/base/event';
 import { makeTempDir } from '../helpers/tmp';
 
-function mnistPipeline(name: string, train: Record<string, unknown>, options: { model?: Record<string, unknown>; cnn?: boolean; trainLimit?: number } = {}): PipelineDoc {
+function mnistPipeline(
+  name: string,
+  train: Record<string, unknown>,
+  options: { model?: Record<string, unknown>; cnn?: boolean; trainLimit?: number } = {},
+): PipelineDoc {
   return {
     format: 1,
     name,
     seed: 11,
     nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: options.trainLimit ?? 1000, testLimit: 500 } },
+      {
+        id: 'data',
+        type: 'dataset.mnist',
+        params: { trainLimit: options.trainLimit ?? 1000, testLimit: 500 },
+      },
       { id: 'net', type: options.cnn ? 'model.cnn' : 'model.mlp', params: options.model ?? { hidden: [64] } },
       { id: 'fit', type: 'train', params: train },
       { id: 'score', type: 'evaluate', params: { latencySamples: 20 } },
@@ -51,7 +59,11 @@ describe('runner with real workers', () => {
   });
 
   it('trains a LeNet-5 on wasm that learns (accuracy far above chance)', async () => {
-    const doc = mnistPipeline('lenet5', { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.002 }, { cnn: true, model: {} });
+    const doc = mnistPipeline(
+      'lenet5',
+      { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.002 },
+      { cnn: true, model: {} },
+    );
     const run = await app.runner.waitForRun(app.runner.start(doc).id);
     expect(run.status, JSON.stringify(run.error)).toBe('done');
     expect(task(run, 'fit').backend?.name).toBe('wasm');
@@ -91,11 +103,23 @@ describe('runner with real workers', () => {
     expect(run.status).toBe('done');
     expect(maxRunning).toBe(2);
     const registry = app.registry.list();
-    expect(registry.map((m) => m.name).sort()).toEqual(['branches/a', 'branches/b', 'branches/fit-a', 'branches/fit-b']);
+    expect(registry.map((m) => m.name).sort()).toEqual([
+      'branches/a',
+      'branches/b',
+      'branches/fit-a',
+      'branches/fit-b',
+    ]);
   }, 120_000);
 
   it('cancel → resume ends with the same weights as an uninterrupted run', async () => {
-    const train = { epochs: 3, batchSize: 50, optimizer: 'adamw', weightDecay: 0.01, schedule: 'cosine', checkpointEvery: 7 };
+    const train = {
+      epochs: 3,
+      batchSize: 50,
+      optimizer: 'adamw',
+      weightDecay: 0.01,
+      schedule: 'cosine',
+      checkpointEvery: 7,
+    };
     const doc = mnistPipeline('resume', train, { model: { hidden: [64], dropout: 0.2 } });
 
     const reference = await app.runner.waitForRun(app.runner.start(doc, { force: true }).id);
@@ -112,7 +136,7 @@ describe('runner with real workers', () => {
     expect(fit.checkpoint!.step).toBeGreaterThanOrEqual(14);
     expect(fit.checkpoint!.step).toBeLessThan(60);
     expect(task(cancelled, 'score').status).toBe('cancelled');
-    const metricsBefore = await app.runs.getMetrics(fitId, { names: ['loss'] });
+    const metricsBefore = app.runs.getMetrics(fitId, { names: ['loss'] });
     expect(metricsBefore.length).toBeGreaterThanOrEqual(14);
 
     app.runner.resume(started.id);
@@ -157,14 +181,24 @@ describe('runner with real workers', () => {
       name: 'missing-files',
       seed: 1,
       nodes: [
-        { id: 'data', type: 'dataset.idx', params: { trainImages: '/nonexistent/train-images.gz', trainLabels: '/nonexistent/train-labels.gz' } },
+        {
+          id: 'data',
+          type: 'dataset.idx',
+          params: {
+            trainImages: '/nonexistent/train-images.gz',
+            trainLabels: '/nonexistent/train-labels.gz',
+          },
+        },
         { id: 'net', type: 'model.mlp', params: {} },
       ],
       edges: [{ from: 'data.dataset', to: 'net.dataset' }],
     };
     const run = await app.runner.waitForRun(app.runner.start(doc).id);
     expect(run.status).toBe('failed');
-    expect(task(run, 'data').error).toMatchObject({ code: 'DATASET_NOT_FOUND', details: { nodeId: 'data', param: 'trainImages' } });
+    expect(task(run, 'data').error).toMatchObject({
+      code: 'DATASET_NOT_FOUND',
+      details: { nodeId: 'data', param: 'trainImages' },
+    });
     expect(task(run, 'net').status).toBe('skipped');
     expect(existsSync(join(tmp.dir, 'runs', run.id, 'runner.pid'))).toBe(false);
   }, 60_000);

@@ -18,7 +18,11 @@ describe('distillery serve', () => {
   let token: string;
 
   beforeAll(async () => {
-    server = spawn(process.execPath, ['--import', 'tsx', 'main/cli.ts', 'serve', '--port', '0', '--data-dir', tmp.dir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'main/cli.ts', 'serve', '--port', '0', '--data-dir', tmp.dir],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       server.stdout!.on('data', (chunk: Buffer) => {
@@ -41,7 +45,11 @@ describe('distillery serve', () => {
     tmp.cleanup();
   });
 
-  async function call<T>(method: string, params: unknown, auth = token): Promise<{ status: number; answer: Answer<T> }> {
+  async function call<T>(
+    method: string,
+    params: unknown,
+    auth = token,
+  ): Promise<{ status: number; answer: Answer<T> }> {
     const res = await fetch(`${base}/api/${method}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
@@ -57,7 +65,9 @@ describe('distillery serve', () => {
     expect(wrong.answer).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
     expect((await fetch(`${base}/`)).status).toBe(401);
     const socket = new WebSocket(`${base.replace('http', 'ws')}/events`);
-    const status = await new Promise<number>((resolve) => socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    const status = await new Promise<number>((resolve) =>
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
     expect(status).toBe(401);
   });
 
@@ -67,7 +77,10 @@ describe('distillery serve', () => {
     expect(notJson.answer).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
     const badShape = await call('runs.get', { runId: 42 });
     expect(badShape.status).toBe(400);
-    expect(badShape.answer).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', details: { method: 'runs.get', issues: [{ path: 'runId' }] } } });
+    expect(badShape.answer).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_REQUEST', details: { method: 'runs.get', issues: [{ path: 'runId' }] } },
+    });
     const unknown = await call('runs.explode', {});
     expect(unknown).toMatchObject({ status: 404, answer: { ok: false, error: { code: 'UNKNOWN_METHOD' } } });
     const missing = await call('runs.get', { runId: 'r-nope' });
@@ -78,18 +91,29 @@ describe('distillery serve', () => {
     const catalog = await call<NodeSpecInfo[]>('catalog.list', {});
     expect(catalog.status).toBe(200);
     const types = catalog.answer.ok ? catalog.answer.result.map((s) => s.type) : [];
-    expect(types).toEqual(expect.arrayContaining(['dataset.mnist', 'model.mlp', 'train', 'evaluate', 'export']));
-    const issues = await call<Array<{ code: string }>>('pipelines.validate', { doc: { format: 1, name: 'x', seed: 1, nodes: [{ id: 'a', type: 'nope', params: {} }], edges: [] } });
+    expect(types).toEqual(
+      expect.arrayContaining(['dataset.mnist', 'model.mlp', 'train', 'evaluate', 'export']),
+    );
+    const issues = await call<Array<{ code: string }>>('pipelines.validate', {
+      doc: { format: 1, name: 'x', seed: 1, nodes: [{ id: 'a', type: 'nope', params: {} }], edges: [] },
+    });
     expect(issues.answer.ok && issues.answer.result.map((i) => i.code)).toEqual(['UNKNOWN_NODE_TYPE']);
   });
 
   it('starts a run over HTTP and streams its status and metrics over the WebSocket', async () => {
     const socket = new WebSocket(`${base.replace('http', 'ws')}/events?token=${token}`);
-    const events: Array<{ event: string; payload: { runId?: string; id?: string; status?: string; points?: unknown[] } }> = [];
-    socket.on('message', (data: Buffer) => events.push(JSON.parse(data.toString()) as (typeof events)[number]));
+    const events: Array<{
+      event: string;
+      payload: { runId?: string; id?: string; status?: string; points?: unknown[] };
+    }> = [];
+    socket.on('message', (data: Buffer) =>
+      events.push(JSON.parse(data.toString()) as (typeof events)[number]),
+    );
     await new Promise((resolve) => socket.once('open', resolve));
 
-    const doc = JSON.parse(readFileSync(join(REPO_ROOT, 'resources/pipelines/mnist-mlp.distillery.json'), 'utf8')) as PipelineDoc;
+    const doc = JSON.parse(
+      readFileSync(join(REPO_ROOT, 'resources/pipelines/mnist-mlp.distillery.json'), 'utf8'),
+    ) as PipelineDoc;
     doc.nodes[0]!.params = { trainLimit: 600, testLimit: 200 };
     const started = await call<RunInfo>('runs.start', { doc });
     expect(started.status).toBe(200);
@@ -97,12 +121,19 @@ describe('distillery serve', () => {
     const done = await new Promise<RunInfo>((resolve) => {
       socket.on('message', (data: Buffer) => {
         const message = JSON.parse(data.toString()) as { event: string; payload: RunInfo };
-        if (message.event === 'run.status' && message.payload.id === runId && message.payload.status !== 'running') resolve(message.payload);
+        if (
+          message.event === 'run.status' &&
+          message.payload.id === runId &&
+          message.payload.status !== 'running'
+        )
+          resolve(message.payload);
       });
     });
     socket.close();
     expect(done.status).toBe('done');
-    const metricPoints = events.filter((e) => e.event === 'task.metrics' && e.payload.runId === runId).flatMap((e) => e.payload.points ?? []);
+    const metricPoints = events
+      .filter((e) => e.event === 'task.metrics' && e.payload.runId === runId)
+      .flatMap((e) => e.payload.points ?? []);
     expect(metricPoints.length).toBeGreaterThan(20);
     expect(events.some((e) => e.event === 'task.status' && e.payload.status === 'running')).toBe(true);
     const listed = await call<RunInfo[]>('runs.list', {});

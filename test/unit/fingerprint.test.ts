@@ -9,13 +9,20 @@ import { createHash } from 'node:crypto';
 
 const catalog = createDefaultCatalog();
 
-function doc(overrides: { seed?: number; epochs?: number; hidden?: number[]; ui?: boolean } = {}): PipelineDoc {
+function doc(
+  overrides: { seed?: number; epochs?: number; hidden?: number[]; ui?: boolean } = {},
+): PipelineDoc {
   return {
     format: 1,
     name: 'fp',
     seed: overrides.seed ?? 1,
     nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 100 }, ...(overrides.ui ? { ui: { x: 5, y: 9 } } : {}) },
+      {
+        id: 'data',
+        type: 'dataset.mnist',
+        params: { trainLimit: 100 },
+        ...(overrides.ui ? { ui: { x: 5, y: 9 } } : {}),
+      },
       { id: 'net', type: 'model.mlp', params: { hidden: overrides.hidden ?? [8] } },
       { id: 'fit', type: 'train', params: { epochs: overrides.epochs ?? 1 } },
     ],
@@ -40,7 +47,9 @@ describe('sha256Hex', () => {
   });
 
   it('canonical JSON sorts keys at every depth', () => {
-    expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } })).toBe('{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}',
+    );
   });
 });
 

@@ -18,7 +18,11 @@ function base(): PipelineDoc {
     nodes: [
       { id: 'data', type: 'dataset.mnist', params: { trainLimit: 2000, testLimit: 1000 } },
       { id: 'net', type: 'model.mlp', params: { hidden: [300, 100] } },
-      { id: 'fit', type: 'train', params: { epochs: 3, batchSize: 64, optimizer: 'adam', learningRate: 0.001 } },
+      {
+        id: 'fit',
+        type: 'train',
+        params: { epochs: 3, batchSize: 64, optimizer: 'adam', learningRate: 0.001 },
+      },
       { id: 'score', type: 'evaluate', params: {} },
     ],
     edges: [
@@ -75,9 +79,15 @@ describe('validatePipeline', () => {
     doc.nodes.push({ id: 'net', type: 'model.mlp', params: {} });
     doc.nodes.push({ id: 'mystery', type: 'model.transformer', params: {} });
     const issues = issuesOf(doc);
-    expect(issues).toContainEqual(expect.objectContaining({ code: 'DUPLICATE_NODE_ID', nodeId: 'net', pointer: '/nodes/4/id' }));
+    expect(issues).toContainEqual(
+      expect.objectContaining({ code: 'DUPLICATE_NODE_ID', nodeId: 'net', pointer: '/nodes/4/id' }),
+    );
     const unknown = issues.find((i) => i.code === 'UNKNOWN_NODE_TYPE')!;
-    expect(unknown).toMatchObject({ nodeId: 'mystery', received: 'model.transformer', pointer: '/nodes/5/type' });
+    expect(unknown).toMatchObject({
+      nodeId: 'mystery',
+      received: 'model.transformer',
+      pointer: '/nodes/5/type',
+    });
     expect(unknown.expected).toContain('model.mlp');
   });
 
@@ -88,9 +98,20 @@ describe('validatePipeline', () => {
     doc.edges.push({ from: 'net.weights', to: 'fit.model' });
     doc.edges.push({ from: 'fit.dataset', to: 'score.dataset' });
     const issues = issuesOf(doc);
-    expect(issues).toContainEqual(expect.objectContaining({ code: 'EDGE_ENDPOINT_INVALID', pointer: '/edges/5/from', received: 'data' }));
-    expect(issues).toContainEqual(expect.objectContaining({ code: 'UNKNOWN_NODE', nodeId: 'ghost', pointer: '/edges/6/from' }));
-    expect(issues).toContainEqual(expect.objectContaining({ code: 'UNKNOWN_PORT', nodeId: 'net', port: 'weights', expected: 'an output of model.mlp: model' }));
+    expect(issues).toContainEqual(
+      expect.objectContaining({ code: 'EDGE_ENDPOINT_INVALID', pointer: '/edges/5/from', received: 'data' }),
+    );
+    expect(issues).toContainEqual(
+      expect.objectContaining({ code: 'UNKNOWN_NODE', nodeId: 'ghost', pointer: '/edges/6/from' }),
+    );
+    expect(issues).toContainEqual(
+      expect.objectContaining({
+        code: 'UNKNOWN_PORT',
+        nodeId: 'net',
+        port: 'weights',
+        expected: 'an output of model.mlp: model',
+      }),
+    );
     const wrongWay = issues.find((i) => i.code === 'UNKNOWN_PORT' && i.nodeId === 'fit')!;
     expect(wrongWay.message).toMatch(/is an input/);
   });
@@ -109,8 +130,17 @@ describe('validatePipeline', () => {
     doc.edges.push({ from: 'net.model', to: 'score.model' });
     doc.edges = doc.edges.filter((e) => e.to !== 'net.dataset');
     const issues = issuesOf(doc);
-    expect(issues).toContainEqual(expect.objectContaining({ code: 'INPUT_ALREADY_CONNECTED', nodeId: 'score', port: 'model' }));
-    expect(issues).toContainEqual(expect.objectContaining({ code: 'MISSING_INPUT', nodeId: 'net', port: 'dataset', expected: 'a dataset connected to "net.dataset"' }));
+    expect(issues).toContainEqual(
+      expect.objectContaining({ code: 'INPUT_ALREADY_CONNECTED', nodeId: 'score', port: 'model' }),
+    );
+    expect(issues).toContainEqual(
+      expect.objectContaining({
+        code: 'MISSING_INPUT',
+        nodeId: 'net',
+        port: 'dataset',
+        expected: 'a dataset connected to "net.dataset"',
+      }),
+    );
   });
 
   it('reports a cycle as a closed path', () => {
@@ -120,7 +150,11 @@ describe('validatePipeline', () => {
     // net ← fit2 closes net → fit → fit2 → (net has no model input, so use a second train loop)
     doc.nodes.push({ id: 'fit3', type: 'train', params: {} });
     doc.edges = doc.edges.filter((e) => e.to !== 'fit.model');
-    doc.edges.push({ from: 'fit3.model', to: 'fit.model' }, { from: 'fit2.model', to: 'fit3.model' }, { from: 'data.dataset', to: 'fit3.dataset' });
+    doc.edges.push(
+      { from: 'fit3.model', to: 'fit.model' },
+      { from: 'fit2.model', to: 'fit3.model' },
+      { from: 'data.dataset', to: 'fit3.dataset' },
+    );
     const cycle = issuesOf(doc).find((i) => i.code === 'CYCLE')!;
     expect(cycle.received).toEqual(expect.arrayContaining(['fit', 'fit2', 'fit3']));
     expect(cycle.message).toMatch(/fit.*→.*fit/);
@@ -134,15 +168,30 @@ describe('validatePipeline', () => {
     doc.nodes.push({ id: 'out', type: 'export', params: {} });
     doc.edges.push({ from: 'fit.model', to: 'out.model' });
     const issues = issuesOf(doc);
-    const byParam = (nodeId: string, param: string) => issues.find((i) => i.nodeId === nodeId && i.param === param);
-    expect(byParam('data', 'trainLimit')).toMatchObject({ code: 'PARAM_OUT_OF_RANGE', expected: '0 ≤ value ≤ 60000', received: 70000, pointer: '/nodes/0/params/trainLimit' });
+    const byParam = (nodeId: string, param: string) =>
+      issues.find((i) => i.nodeId === nodeId && i.param === param);
+    expect(byParam('data', 'trainLimit')).toMatchObject({
+      code: 'PARAM_OUT_OF_RANGE',
+      expected: '0 ≤ value ≤ 60000',
+      received: 70000,
+      pointer: '/nodes/0/params/trainLimit',
+    });
     expect(byParam('data', 'testLimit')).toMatchObject({ code: 'PARAM_TYPE', expected: 'an integer' });
     expect(byParam('data', 'validationSplit')).toMatchObject({ code: 'PARAM_TYPE' });
     expect(byParam('data', 'shuffle')).toMatchObject({ code: 'UNKNOWN_PARAM' });
-    expect(byParam('net', 'hidden[1]')).toMatchObject({ code: 'PARAM_OUT_OF_RANGE', pointer: '/nodes/1/params/hidden/1' });
+    expect(byParam('net', 'hidden[1]')).toMatchObject({
+      code: 'PARAM_OUT_OF_RANGE',
+      pointer: '/nodes/1/params/hidden/1',
+    });
     expect(byParam('net', 'hidden[2]')).toMatchObject({ code: 'PARAM_TYPE' });
-    expect(byParam('net', 'activation')).toMatchObject({ code: 'PARAM_INVALID_CHOICE', received: 'softsign' });
-    expect(byParam('net', 'dropout')).toMatchObject({ code: 'PARAM_OUT_OF_RANGE', expected: '0 ≤ value < 1' });
+    expect(byParam('net', 'activation')).toMatchObject({
+      code: 'PARAM_INVALID_CHOICE',
+      received: 'softsign',
+    });
+    expect(byParam('net', 'dropout')).toMatchObject({
+      code: 'PARAM_OUT_OF_RANGE',
+      expected: '0 ≤ value < 1',
+    });
     expect(byParam('fit', 'minLearningRate')).toMatchObject({ code: 'PARAM_INVALID', received: 0.1 });
     expect(byParam('out', 'outDir')).toMatchObject({ code: 'PARAM_INVALID', expected: 'a non-empty string' });
     expect(byParam('net', 'dropout')!.message).toBe('Node "net": dropout must be 0 ≤ value < 1, got 1');
@@ -153,7 +202,11 @@ describe('validatePipeline', () => {
     doc.nodes[0]!.ui = { x: 10, y: 20 };
     expect(issuesOf(doc)).toEqual([]);
     (doc.nodes[1] as unknown as Record<string, unknown>).ui = { x: 'left' };
-    expect(issuesOf(doc)[0]).toMatchObject({ code: 'PIPELINE_SCHEMA', pointer: '/nodes/1/ui', nodeId: 'net' });
+    expect(issuesOf(doc)[0]).toMatchObject({
+      code: 'PIPELINE_SCHEMA',
+      pointer: '/nodes/1/ui',
+      nodeId: 'net',
+    });
   });
 });
 
@@ -188,19 +241,31 @@ describe('pipeline files', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.distillery.json'));
     expect(files.length).toBeGreaterThanOrEqual(3);
     for (const file of files) {
-      expect(() => parsePipelineFile(readFileSync(join(dir, file), 'utf8'), file, catalog), file).not.toThrow();
+      expect(
+        () => parsePipelineFile(readFileSync(join(dir, file), 'utf8'), file, catalog),
+        file,
+      ).not.toThrow();
     }
   });
 });
 
 describe('NodeCatalog', () => {
   it('refuses a duplicate node type loudly', () => {
-    expect(() => new NodeCatalog([datasetMnistNode, datasetMnistNode])).toThrow(expect.objectContaining({ code: 'DUPLICATE_NODE_TYPE' }));
+    let thrown: unknown;
+    try {
+      new NodeCatalog([datasetMnistNode, datasetMnistNode]);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'DUPLICATE_NODE_TYPE', details: { received: 'dataset.mnist' } });
   });
 
   it('lists specs as plain data without functions', () => {
     const listed = catalog.list();
     expect(JSON.parse(JSON.stringify(listed))).toEqual(listed);
-    expect(listed.find((s) => s.type === 'train')!.params.optimizer).toMatchObject({ kind: 'choice', choices: ['sgd', 'momentum', 'adam', 'adamw', 'lion'] });
+    expect(listed.find((s) => s.type === 'train')!.params.optimizer).toMatchObject({
+      kind: 'choice',
+      choices: ['sgd', 'momentum', 'adam', 'adamw', 'lion'],
+    });
   });
 });

@@ -78,7 +78,7 @@ export function directoryLoadHandler(dir: string): tf.io.IOHandler {
         for (const group of manifest) {
           for (const path of group.paths) {
             const bytes = readFileSync(join(dir, path));
-            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
           }
           specs.push(...group.weights);
         }
@@ -93,7 +93,9 @@ export function readModelMeta(dir: string): ModelMeta {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as ModelMeta;
   } catch (error) {
-    throw new DistilleryError('MODEL_INVALID', `Cannot read ${path}: ${(error as Error).message}`, { file: path });
+    throw new DistilleryError('MODEL_INVALID', `Cannot read ${path}: ${(error as Error).message}`, {
+      file: path,
+    });
   }
 }
 

@@ -10,7 +10,8 @@ import { trainOp } from './train';
 const OPS = new Map<string, Op>();
 
 export function registerOp(name: string, op: Op): void {
-  if (OPS.has(name)) throw new DistilleryError('UNKNOWN_OP', `Op "${name}" is registered twice`, { received: name });
+  if (OPS.has(name))
+    throw new DistilleryError('UNKNOWN_OP', `Op "${name}" is registered twice`, { received: name });
   OPS.set(name, op);
 }
 
@@ -27,7 +28,10 @@ registerOp('export', exportOp);
 export function getOp(name: string): Op {
   const op = OPS.get(name);
   if (!op) {
-    throw new DistilleryError('UNKNOWN_OP', `The worker has no op "${name}"`, { expected: [...OPS.keys()].join(', '), received: name });
+    throw new DistilleryError('UNKNOWN_OP', `The worker has no op "${name}"`, {
+      expected: [...OPS.keys()].join(', '),
+      received: name,
+    });
   }
   return op;
 }
