@@ -187,9 +187,48 @@ describe('distillery CLI', () => {
     expect(refused.json.error).toMatchObject({ code: 'PIPELINE_JSON_INVALID', details: { file: corrupt } });
   });
 
+  it('cancels a run from another process, then resumes it to the end', async () => {
+    const file = join(tmp.dir, 'long.distillery.json');
+    const doc = JSON.parse(readFileSync(PIPELINE, 'utf8')) as {
+      name: string;
+      nodes: Array<{ id: string; params: Record<string, unknown> }>;
+    };
+    doc.name = 'long';
+    doc.nodes.find((n) => n.id === 'fit')!.params = { epochs: 30, batchSize: 32, checkpointEvery: 20 };
+    writeFileSync(file, JSON.stringify(doc));
+    let runId = '';
+    let sawCheckpointable = false;
+    const cancelled = new Promise<void>((resolve) => {
+      const owner = runCli(['run', file], {
+        dataDir,
+        onStderr: (text) => {
+          runId ||= /Run (\S+)/.exec(text)?.[1] ?? '';
+          if (!sawCheckpointable && /\[fit\] epoch 1:/.test(text)) {
+            sawCheckpointable = true;
+            void runCli(['cancel', runId], { dataDir });
+          }
+        },
+      });
+      void owner.then((result) => {
+        expect(result.code, result.stderr).toBe(130);
+        expect(result.stdout).toContain(`distillery resume ${runId}`);
+        resolve();
+      });
+    });
+    await cancelled;
+    const { json: stopped } = await cliJson<RunInfo>(['runs', 'show', runId], dataDir);
+    expect(stopped.status).toBe('cancelled');
+    const fit = stopped.tasks.find((t) => t.nodeId === 'fit')!;
+    expect(fit.status).toBe('cancelled');
+    expect(fit.checkpoint!.step).toBeGreaterThanOrEqual(63);
+    const resumed = await cliJson<RunInfo>(['resume', runId], dataDir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.json.tasks.find((t) => t.nodeId === 'fit')).toMatchObject({ status: 'done', attempt: 2 });
+  }, 240_000);
+
   it('lists and shows runs, and collects garbage', async () => {
     const { json: runs } = await cliJson<RunInfo[]>(['runs', 'list'], dataDir);
-    expect(runs.length).toBe(4);
+    expect(runs.length).toBe(5);
     const { json: shown } = await cliJson<RunInfo>(['runs', 'show', run.id], dataDir);
     expect(shown.tasks.map((t) => t.nodeId)).toEqual(['data', 'net', 'fit', 'score']);
     const gc = await cliJson<{ removedFiles: number }>(['gc'], dataDir);
