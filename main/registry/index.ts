@@ -11,13 +11,10 @@ export {
 export {
   SqliteModelRegistry,
   DEFAULT_GC_GRACE_MS,
-  parseModelRef,
-  validateAlias,
-  validateModelName,
   type ModelKind,
-  type ParsedModelRef,
   type RegisterVersionInput,
 } from './model-registry';
+export { parseModelRef, validateAlias, validateModelName, type ParsedModelRef } from './model-refs';
 export {
   SqliteRunStore,
   toRunInfo,
