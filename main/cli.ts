@@ -23,6 +23,7 @@ Pipelines
   run FILE [--force]                run a pipeline (progress per task; Ctrl+C cancels and checkpoints)
   runs list                         recent runs
   runs show RUN                     one run with its tasks
+  runs metrics RUN [--node N] [--name M]   streamed metrics as CSV (node,step,epoch,name,value,time)
   resume RUN                        continue a cancelled or failed run from its checkpoints
   cancel RUN                        cancel a running run (also one started by another process)
 
@@ -54,6 +55,7 @@ const OPTIONS = {
   format: { type: 'string' },
   out: { type: 'string' },
   name: { type: 'string' },
+  node: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   limit: { type: 'string' },
@@ -189,12 +191,30 @@ async function main(argv: string[]): Promise<number> {
           print(flags, runs, () => (runs.length ? runsTable(runs) : 'No runs yet.'));
           return EXIT.ok;
         }
+        if (sub === 'metrics') {
+          const run = app.runs.getRun(need(positionals, 2, 'RUN'));
+          const tasks = run.tasks.filter((task) => !flags.node || task.nodeId === flags.node);
+          if (flags.node && tasks.length === 0)
+            throw new UsageError(`run ${run.id} has no node "${flags.node}"`);
+          const rows = tasks.flatMap((task) =>
+            app.runs
+              .getMetrics(task.id, flags.name ? { names: [flags.name] } : {})
+              .map((point) => ({ node: task.nodeId, ...point })),
+          );
+          print(flags, rows, () =>
+            [
+              'node,step,epoch,name,value,time',
+              ...rows.map((r) => [r.node, r.step, r.epoch ?? '', r.name, r.value, r.time].join(',')),
+            ].join('\n'),
+          );
+          return EXIT.ok;
+        }
         if (sub === 'show') {
           const run = app.runs.getRun(need(positionals, 2, 'RUN'));
           print(flags, run, () => runDetail(run));
           return EXIT.ok;
         }
-        throw new UsageError('usage: distillery runs list|show RUN');
+        throw new UsageError('usage: distillery runs list|show RUN|metrics RUN');
       }
       case 'models': {
         switch (sub) {

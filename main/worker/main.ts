@@ -3,6 +3,7 @@
  * for `start`, runs the op, reports `done` or `error`, and exits. A `cancel` message (or SIGTERM)
  * aborts the op's signal; the op finishes its current step, checkpoints and stops.
  */
+import * as tf from '@tensorflow/tfjs';
 import { serializeError } from '../base/errors';
 import { backendChoiceFromEnv, initBackend, tfjsVersions } from './backend';
 import { WorkerOpContext } from './context';
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
     process.stderr.write('distillery worker: must be started by the runner (no IPC channel)\n');
     process.exit(2);
   }
+  // Production mode skips tfjs's debug-time checks and its console banners (which would otherwise
+  // fill the stderr tail the runner keeps for crash reports).
+  tf.enableProdMode();
   const backend = await initBackend(backendChoiceFromEnv());
   process.on('message', (message: unknown) => {
     let request;

@@ -235,5 +235,15 @@ describe('distillery CLI', () => {
     expect(gc.code).toBe(0);
     const text = await runCli(['runs', 'list'], { dataDir });
     expect(text.stdout).toContain(run.id);
+    const csv = await runCli(['runs', 'metrics', run.id, '--node', 'fit', '--name', 'epoch_loss'], {
+      dataDir,
+    });
+    const rows = csv.stdout.trim().split('\n');
+    expect(rows[0]).toBe('node,step,epoch,name,value,time');
+    expect(rows.slice(1).map((row) => row.split(',').slice(0, 4).join(','))).toEqual([
+      'fit,32,1,epoch_loss',
+      'fit,64,2,epoch_loss',
+      'fit,96,3,epoch_loss',
+    ]);
   });
 });
