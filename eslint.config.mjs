@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import pluginVue from 'eslint-plugin-vue';
 import tseslint from 'typescript-eslint';
 
 const NODE_ONLY = ['node:*', 'fs', 'path', 'child_process', 'os', 'zlib', 'crypto', 'net', 'http'];
@@ -46,6 +47,21 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  // Vue single-file components: the essential (non-stylistic, Prettier formats) Vue rules, with the
+  // TypeScript parser for <script lang="ts"> and the same typed rules as .ts files.
+  ...pluginVue.configs['flat/essential'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: {
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'], projectService: true },
+    },
+    rules: {
+      // Component names are PascalCase file names (Editor.vue, Inspector.vue) by house style.
+      'vue/multi-word-component-names': 'off',
+      // TypeScript checks names; the core rule does not know DOM or Vue globals.
+      'no-undef': 'off',
+    },
   },
   // Everything outside main/electron/ (and preload/index.ts) must not import electron.
   {

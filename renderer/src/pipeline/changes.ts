@@ -1,0 +1,311 @@
+/**
+ * Every edit of a pipeline document is one of these change objects, applied by one pure function.
+ * Undo/redo, autosave, the dirty marker and live validation all hang off `applyChange`: it returns
+ * the next document (the old one is never mutated) and the change that undoes it.
+ */
+import type { PipelineDoc, PipelineEdge, PipelineNode } from '../../../preload/contract';
+
+export interface Position {
+  x: number;
+  y: number;
+}
+
+export type PipelineChange =
+  /** Appends a node (or inserts it at `index`). */
+  | { type: 'addNode'; node: PipelineNode; index?: number }
+  /** Removes nodes and every edge touching them. */
+  | { type: 'removeNodes'; ids: string[] }
+  /** Puts nodes back where they were, with their edges; the inverse of `removeNodes`. */
+  | {
+      type: 'insertNodes';
+      nodes: Array<{ node: PipelineNode; index: number }>;
+      edges: Array<{ edge: PipelineEdge; index: number }>;
+    }
+  /** Sets (or, with `null`, clears) the canvas position of nodes. */
+  | { type: 'moveNodes'; moves: Array<{ id: string; position: Position | null }> }
+  /** Sets one parameter; `undefined` removes the override so the node's default applies. */
+  | { type: 'updateParam'; nodeId: string; param: string; value: unknown }
+  /** Adds an edge (at `index` when given). */
+  | { type: 'connect'; edge: PipelineEdge; index?: number }
+  /** Removes edges. */
+  | { type: 'disconnect'; edges: PipelineEdge[] }
+  /** Renames a node id and every edge endpoint that names it. */
+  | { type: 'renameNode'; from: string; to: string }
+  /** Appends copied nodes with the edges among them (ids already made unique by the caller). */
+  | { type: 'paste'; nodes: PipelineNode[]; edges: PipelineEdge[] }
+  /** Document-level fields. */
+  | { type: 'setMeta'; name?: string; description?: string | null; seed?: number }
+  /** Replaces the whole document (new, open, new from sample). */
+  | { type: 'replaceDoc'; doc: PipelineDoc }
+  /** Several changes applied in order as one undo step. */
+  | { type: 'batch'; changes: PipelineChange[] };
+
+export type ChangeErrorCode =
+  'NODE_NOT_FOUND' | 'NODE_ID_TAKEN' | 'EDGE_NOT_FOUND' | 'EDGE_EXISTS' | 'NODE_ID_INVALID';
+
+/** A change that cannot apply to this document (a programming error or a stale UI action). */
+export class ChangeError extends Error {
+  constructor(
+    readonly code: ChangeErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChangeError';
+  }
+}
+
+export interface AppliedChange {
+  doc: PipelineDoc;
+  inverse: PipelineChange;
+}
+
+/** Node ids are used in edge endpoints (`id.port`), so they may not contain dots. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function edgeKey(edge: PipelineEdge): string {
+  return `${edge.from}->${edge.to}`;
+}
+
+/** `"node.port"` → `{nodeId, port}`; the port is everything after the first dot. */
+export function splitEndpoint(endpoint: string): { nodeId: string; port: string } {
+  const dot = endpoint.indexOf('.');
+  return dot < 0
+    ? { nodeId: endpoint, port: '' }
+    : { nodeId: endpoint.slice(0, dot), port: endpoint.slice(dot + 1) };
+}
+
+function touches(edge: PipelineEdge, ids: Set<string>): boolean {
+  return ids.has(splitEndpoint(edge.from).nodeId) || ids.has(splitEndpoint(edge.to).nodeId);
+}
+
+function requireNode(doc: PipelineDoc, id: string): number {
+  const index = doc.nodes.findIndex((node) => node.id === id);
+  if (index < 0) throw new ChangeError('NODE_NOT_FOUND', `No node "${id}" in the pipeline`);
+  return index;
+}
+
+function insertAt<T>(items: readonly T[], item: T, index: number | undefined): T[] {
+  const next = [...items];
+  const at = index === undefined ? next.length : Math.max(0, Math.min(index, next.length));
+  next.splice(at, 0, item);
+  return next;
+}
+
+/** Applies one change; returns the next document and the change that undoes it. */
+export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedChange {
+  switch (change.type) {
+    case 'addNode': {
+      if (!NODE_ID_PATTERN.test(change.node.id))
+        throw new ChangeError(
+          'NODE_ID_INVALID',
+          `Node id "${change.node.id}" must be letters, digits, - or _`,
+        );
+      if (doc.nodes.some((node) => node.id === change.node.id))
+        throw new ChangeError('NODE_ID_TAKEN', `Node id "${change.node.id}" is already used`);
+      return {
+        doc: { ...doc, nodes: insertAt(doc.nodes, change.node, change.index) },
+        inverse: { type: 'removeNodes', ids: [change.node.id] },
+      };
+    }
+    case 'removeNodes': {
+      const ids = new Set(change.ids);
+      for (const id of ids) requireNode(doc, id);
+      const nodes: Array<{ node: PipelineNode; index: number }> = [];
+      doc.nodes.forEach((node, index) => ids.has(node.id) && nodes.push({ node, index }));
+      const edges: Array<{ edge: PipelineEdge; index: number }> = [];
+      doc.edges.forEach((edge, index) => touches(edge, ids) && edges.push({ edge, index }));
+      return {
+        doc: {
+          ...doc,
+          nodes: doc.nodes.filter((node) => !ids.has(node.id)),
+          edges: doc.edges.filter((edge) => !touches(edge, ids)),
+        },
+        inverse: { type: 'insertNodes', nodes, edges },
+      };
+    }
+    case 'insertNodes': {
+      let nodes = [...doc.nodes];
+      for (const { node, index } of [...change.nodes].sort((a, b) => a.index - b.index)) {
+        if (nodes.some((existing) => existing.id === node.id))
+          throw new ChangeError('NODE_ID_TAKEN', `Node id "${node.id}" is already used`);
+        nodes = insertAt(nodes, node, index);
+      }
+      let edges = [...doc.edges];
+      for (const { edge, index } of [...change.edges].sort((a, b) => a.index - b.index))
+        edges = insertAt(edges, edge, index);
+      return {
+        doc: { ...doc, nodes, edges },
+        inverse: { type: 'removeNodes', ids: change.nodes.map(({ node }) => node.id) },
+      };
+    }
+    case 'moveNodes': {
+      const moves = new Map(change.moves.map((move) => [move.id, move.position]));
+      const previous: Array<{ id: string; position: Position | null }> = [];
+      for (const id of moves.keys()) {
+        const node = doc.nodes[requireNode(doc, id)]!;
+        previous.push({ id, position: node.ui ? { x: node.ui.x, y: node.ui.y } : null });
+      }
+      const nodes = doc.nodes.map((node) => {
+        if (!moves.has(node.id)) return node;
+        const position = moves.get(node.id);
+        if (position) return { ...node, ui: { x: position.x, y: position.y } };
+        const rest = { ...node };
+        delete rest.ui;
+        return rest;
+      });
+      return { doc: { ...doc, nodes }, inverse: { type: 'moveNodes', moves: previous } };
+    }
+    case 'updateParam': {
+      const index = requireNode(doc, change.nodeId);
+      const node = doc.nodes[index]!;
+      const had = Object.prototype.hasOwnProperty.call(node.params, change.param);
+      const old = had ? node.params[change.param] : undefined;
+      const params = { ...node.params };
+      if (change.value === undefined) delete params[change.param];
+      else params[change.param] = change.value;
+      const nodes = [...doc.nodes];
+      nodes[index] = { ...node, params };
+      return {
+        doc: { ...doc, nodes },
+        inverse: { type: 'updateParam', nodeId: change.nodeId, param: change.param, value: old },
+      };
+    }
+    case 'connect': {
+      const key = edgeKey(change.edge);
+      if (doc.edges.some((edge) => edgeKey(edge) === key))
+        throw new ChangeError('EDGE_EXISTS', `${change.edge.from} is already connected to ${change.edge.to}`);
+      requireNode(doc, splitEndpoint(change.edge.from).nodeId);
+      requireNode(doc, splitEndpoint(change.edge.to).nodeId);
+      return {
+        doc: { ...doc, edges: insertAt(doc.edges, { ...change.edge }, change.index) },
+        inverse: { type: 'disconnect', edges: [change.edge] },
+      };
+    }
+    case 'disconnect': {
+      const keys = new Set(change.edges.map(edgeKey));
+      const removed: Array<{ edge: PipelineEdge; index: number }> = [];
+      doc.edges.forEach((edge, index) => keys.has(edgeKey(edge)) && removed.push({ edge, index }));
+      if (removed.length !== keys.size) {
+        const found = new Set(removed.map(({ edge }) => edgeKey(edge)));
+        const missing = [...keys].filter((key) => !found.has(key));
+        throw new ChangeError('EDGE_NOT_FOUND', `No edge ${missing.join(', ')}`);
+      }
+      return {
+        doc: { ...doc, edges: doc.edges.filter((edge) => !keys.has(edgeKey(edge))) },
+        // Re-inserted in ascending index order, each lands back at its old position.
+        inverse: {
+          type: 'batch',
+          changes: removed.map(({ edge, index }) => ({ type: 'connect', edge, index })),
+        },
+      };
+    }
+    case 'renameNode': {
+      if (change.from === change.to) return { doc, inverse: change };
+      const index = requireNode(doc, change.from);
+      if (!NODE_ID_PATTERN.test(change.to))
+        throw new ChangeError('NODE_ID_INVALID', `Node id "${change.to}" must be letters, digits, - or _`);
+      if (doc.nodes.some((node) => node.id === change.to))
+        throw new ChangeError('NODE_ID_TAKEN', `Node id "${change.to}" is already used`);
+      const rename = (endpoint: string) => {
+        const { nodeId, port } = splitEndpoint(endpoint);
+        return nodeId === change.from ? `${change.to}.${port}` : endpoint;
+      };
+      const nodes = [...doc.nodes];
+      nodes[index] = { ...nodes[index]!, id: change.to };
+      return {
+        doc: {
+          ...doc,
+          nodes,
+          edges: doc.edges.map((edge) => ({ from: rename(edge.from), to: rename(edge.to) })),
+        },
+        inverse: { type: 'renameNode', from: change.to, to: change.from },
+      };
+    }
+    case 'paste': {
+      const taken = new Set(doc.nodes.map((node) => node.id));
+      for (const node of change.nodes) {
+        if (taken.has(node.id))
+          throw new ChangeError('NODE_ID_TAKEN', `Node id "${node.id}" is already used`);
+        taken.add(node.id);
+      }
+      return {
+        doc: { ...doc, nodes: [...doc.nodes, ...change.nodes], edges: [...doc.edges, ...change.edges] },
+        inverse: { type: 'removeNodes', ids: change.nodes.map((node) => node.id) },
+      };
+    }
+    case 'setMeta': {
+      const next: PipelineDoc = { ...doc };
+      const inverse: Extract<PipelineChange, { type: 'setMeta' }> = { type: 'setMeta' };
+      if (change.name !== undefined) {
+        inverse.name = doc.name;
+        next.name = change.name;
+      }
+      if (change.seed !== undefined) {
+        inverse.seed = doc.seed;
+        next.seed = change.seed;
+      }
+      if (change.description !== undefined) {
+        inverse.description = doc.description ?? null;
+        if (change.description === null) delete next.description;
+        else next.description = change.description;
+      }
+      return { doc: next, inverse };
+    }
+    case 'replaceDoc':
+      return { doc: change.doc, inverse: { type: 'replaceDoc', doc } };
+    case 'batch': {
+      let current = doc;
+      const inverses: PipelineChange[] = [];
+      for (const part of change.changes) {
+        const applied = applyChange(current, part);
+        current = applied.doc;
+        inverses.unshift(applied.inverse);
+      }
+      return { doc: current, inverse: { type: 'batch', changes: inverses } };
+    }
+  }
+}
+
+/** Applies changes in order (a convenience for tests and replays). */
+export function applyChanges(doc: PipelineDoc, changes: readonly PipelineChange[]): PipelineDoc {
+  return changes.reduce((current, change) => applyChange(current, change).doc, doc);
+}
+
+/** A short human label for the undo/redo menu. */
+export function describeChange(change: PipelineChange): string {
+  switch (change.type) {
+    case 'addNode':
+      return `Add ${change.node.id}`;
+    case 'removeNodes':
+      return change.ids.length === 1 ? `Delete ${change.ids[0]}` : `Delete ${change.ids.length} nodes`;
+    case 'insertNodes':
+      return `Restore ${change.nodes.length} node${change.nodes.length === 1 ? '' : 's'}`;
+    case 'moveNodes':
+      return change.moves.length === 1 ? `Move ${change.moves[0]!.id}` : `Move ${change.moves.length} nodes`;
+    case 'updateParam':
+      return `Set ${change.nodeId}.${change.param}`;
+    case 'connect':
+      return `Connect ${change.edge.from} → ${change.edge.to}`;
+    case 'disconnect':
+      return change.edges.length === 1
+        ? `Disconnect ${change.edges[0]!.to}`
+        : `Disconnect ${change.edges.length} links`;
+    case 'renameNode':
+      return `Rename ${change.from} to ${change.to}`;
+    case 'paste':
+      return `Paste ${change.nodes.length} node${change.nodes.length === 1 ? '' : 's'}`;
+    case 'setMeta':
+      return 'Edit pipeline settings';
+    case 'replaceDoc':
+      return `Open ${change.doc.name}`;
+    case 'batch':
+      return change.changes.length === 1
+        ? describeChange(change.changes[0]!)
+        : `${change.changes.length} edits`;
+  }
+}
+
+/** An empty document. */
+export function emptyDoc(name = 'untitled'): PipelineDoc {
+  return { format: 1, name, seed: 42, nodes: [], edges: [] };
+}

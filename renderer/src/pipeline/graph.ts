@@ -1,0 +1,195 @@
+/**
+ * Pure graph helpers for the editor: connection checks with a reason the canvas can show while the
+ * user drags, fresh node ids, and copy/paste of a selection with the links among it.
+ */
+import type {
+  NodeSpecInfo,
+  PipelineDoc,
+  PipelineEdge,
+  PipelineNode,
+  PortType,
+} from '../../../preload/contract';
+import { splitEndpoint, type PipelineChange } from './changes';
+
+export type SpecLookup = (type: string) => NodeSpecInfo | undefined;
+
+export interface ConnectionRequest {
+  source: string;
+  sourceHandle?: string | null;
+  target: string;
+  targetHandle?: string | null;
+}
+
+export type ConnectionCheck =
+  { ok: true; edge: PipelineEdge; replaces: PipelineEdge[] } | { ok: false; reason: string };
+
+/** Whether an output of type `from` may feed an input of type `to`. */
+export function portsCompatible(from: PortType, to: PortType): boolean {
+  return from === to;
+}
+
+const PORT_NOUN: Record<PortType, string> = {
+  dataset: 'a dataset',
+  model: 'a classifier model',
+  'diffusion-model': 'a diffusion model',
+};
+
+function title(doc: PipelineDoc, specs: SpecLookup, id: string): string {
+  const node = doc.nodes.find((candidate) => candidate.id === id);
+  const spec = node ? specs(node.type) : undefined;
+  return spec ? `${spec.title} (${id})` : id;
+}
+
+/** True when `to` can already reach `from`, so an edge from → to would close a cycle. */
+export function reaches(doc: PipelineDoc, from: string, to: string): boolean {
+  const next = new Map<string, string[]>();
+  for (const edge of doc.edges) {
+    const a = splitEndpoint(edge.from).nodeId;
+    const b = splitEndpoint(edge.to).nodeId;
+    next.set(a, [...(next.get(a) ?? []), b]);
+  }
+  const seen = new Set<string>();
+  const stack = [from];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (id === to) return true;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...(next.get(id) ?? []));
+  }
+  return false;
+}
+
+/**
+ * Checks a connection the user is dragging. An input takes one link, so connecting into an input
+ * that is already fed replaces the old link (as in ComfyUI) rather than being refused.
+ */
+export function checkConnection(
+  doc: PipelineDoc,
+  specs: SpecLookup,
+  request: ConnectionRequest,
+): ConnectionCheck {
+  const sourceNode = doc.nodes.find((node) => node.id === request.source);
+  const targetNode = doc.nodes.find((node) => node.id === request.target);
+  if (!sourceNode || !targetNode) return { ok: false, reason: 'Unknown node' };
+  if (sourceNode.id === targetNode.id) return { ok: false, reason: 'A node cannot feed itself' };
+  const sourceSpec = specs(sourceNode.type);
+  const targetSpec = specs(targetNode.type);
+  if (!sourceSpec || !targetSpec)
+    return { ok: false, reason: `Unknown node type "${!sourceSpec ? sourceNode.type : targetNode.type}"` };
+  const outPort = request.sourceHandle ?? '';
+  const inPort = request.targetHandle ?? '';
+  const out = sourceSpec.outputs[outPort];
+  const input = targetSpec.inputs[inPort];
+  if (!out) return { ok: false, reason: `${sourceSpec.title} has no output "${outPort}"` };
+  if (!input) return { ok: false, reason: `${targetSpec.title} has no input "${inPort}"` };
+  if (!portsCompatible(out.type, input.type)) {
+    return {
+      ok: false,
+      reason: `${title(doc, specs, targetNode.id)}.${inPort} expects ${PORT_NOUN[input.type]} (${input.type}), but ${title(doc, specs, sourceNode.id)}.${outPort} gives ${PORT_NOUN[out.type]} (${out.type})`,
+    };
+  }
+  if (reaches(doc, targetNode.id, sourceNode.id))
+    return { ok: false, reason: 'That link would create a cycle' };
+  const edge = { from: `${sourceNode.id}.${outPort}`, to: `${targetNode.id}.${inPort}` };
+  if (doc.edges.some((existing) => existing.from === edge.from && existing.to === edge.to))
+    return { ok: false, reason: 'Already connected' };
+  return { ok: true, edge, replaces: doc.edges.filter((existing) => existing.to === edge.to) };
+}
+
+/** The change that makes a checked connection: the new link replacing any link into the same input. */
+export function connectChange(check: Extract<ConnectionCheck, { ok: true }>): PipelineChange {
+  if (check.replaces.length === 0) return { type: 'connect', edge: check.edge };
+  return {
+    type: 'batch',
+    changes: [
+      { type: 'disconnect', edges: check.replaces },
+      { type: 'connect', edge: check.edge },
+    ],
+  };
+}
+
+/** `dataset.mnist` → `mnist`, `train` → `train`: a readable stem for node ids. */
+export function idStem(type: string): string {
+  const tail = type.split('.').pop() ?? type;
+  const stem = tail.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
+  return stem || 'node';
+}
+
+/** A node id not yet used in `taken`: the stem itself, then stem-2, stem-3, … */
+export function uniqueId(stem: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(stem)) return stem;
+  for (let n = 2; ; n++) if (!taken.has(`${stem}-${n}`)) return `${stem}-${n}`;
+}
+
+export function newNodeId(doc: PipelineDoc, type: string): string {
+  return uniqueId(idStem(type), new Set(doc.nodes.map((node) => node.id)));
+}
+
+/** What the editor's clipboard holds: nodes and the links among them. */
+export interface Clip {
+  kind: 'distillery/nodes';
+  nodes: PipelineNode[];
+  edges: PipelineEdge[];
+}
+
+export function isClip(value: unknown): value is Clip {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Clip).kind === 'distillery/nodes' &&
+    Array.isArray((value as Clip).nodes) &&
+    Array.isArray((value as Clip).edges)
+  );
+}
+
+/** Copies the selected nodes and only the links whose both ends are selected. */
+export function copySelection(doc: PipelineDoc, ids: Iterable<string>): Clip {
+  const selected = new Set(ids);
+  return {
+    kind: 'distillery/nodes',
+    nodes: structuredClone(doc.nodes.filter((node) => selected.has(node.id))),
+    edges: doc.edges
+      .filter(
+        (edge) =>
+          selected.has(splitEndpoint(edge.from).nodeId) && selected.has(splitEndpoint(edge.to).nodeId),
+      )
+      .map((edge) => ({ ...edge })),
+  };
+}
+
+/**
+ * Turns a clip into a `paste` change against `doc`: every node gets a fresh id (links follow) and
+ * is shifted by `offset`, so a paste lands beside the original.
+ */
+export function pasteChange(
+  doc: PipelineDoc,
+  clip: Clip,
+  offset: { x: number; y: number },
+): Extract<PipelineChange, { type: 'paste' }> {
+  const taken = new Set(doc.nodes.map((node) => node.id));
+  const rename = new Map<string, string>();
+  const nodes = clip.nodes.map((node, index) => {
+    const id = uniqueId(node.id.replace(/-\d+$/, '') || idStem(node.type), taken);
+    taken.add(id);
+    rename.set(node.id, id);
+    const ui = node.ui ?? { x: index * 40, y: index * 40 };
+    return { ...structuredClone(node), id, ui: { x: ui.x + offset.x, y: ui.y + offset.y } };
+  });
+  const mapEndpoint = (endpoint: string) => {
+    const { nodeId, port } = splitEndpoint(endpoint);
+    return `${rename.get(nodeId) ?? nodeId}.${port}`;
+  };
+  const edges = clip.edges
+    .filter(
+      (edge) => rename.has(splitEndpoint(edge.from).nodeId) && rename.has(splitEndpoint(edge.to).nodeId),
+    )
+    .map((edge) => ({ from: mapEndpoint(edge.from), to: mapEndpoint(edge.to) }));
+  return { type: 'paste', nodes, edges };
+}
+
+/** Effective value of a param: the document's override, else the spec's default. */
+export function paramValue(node: PipelineNode, spec: NodeSpecInfo | undefined, param: string): unknown {
+  if (Object.prototype.hasOwnProperty.call(node.params, param)) return node.params[param];
+  return spec?.params[param]?.default;
+}

@@ -1,0 +1,503 @@
+/**
+ * The document being edited. Every edit goes through `apply(change)` (the pure change union in
+ * pipeline/changes.ts); undo/redo are stacks of inverse changes; the dirty marker compares with the
+ * last saved text; the working copy is autosaved to localStorage; and every change is validated
+ * by main (`pipelines.validate`, debounced) so the issues panel and inspector show every problem.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { NodeSpecInfo, PipelineDoc, PipelineEdge, ValidationIssue } from '../../../preload/contract';
+import { errorMessage, useClient } from '../api';
+import {
+  applyChange,
+  ChangeError,
+  describeChange,
+  emptyDoc,
+  splitEndpoint,
+  type PipelineChange,
+  type Position,
+} from '../pipeline/changes';
+import {
+  checkConnection,
+  connectChange,
+  copySelection,
+  newNodeId,
+  pasteChange,
+  type Clip,
+  type ConnectionCheck,
+  type ConnectionRequest,
+} from '../pipeline/graph';
+import { useCatalogStore } from './catalog';
+import { browserStorage } from './storage';
+
+export const WORKING_COPY_KEY = 'distillery.workingCopy';
+export const HISTORY_LIMIT = 200;
+export const VALIDATION_DELAY_MS = 250;
+export const AUTOSAVE_DELAY_MS = 400;
+/** Edits of the same param within this window merge into one undo step (typing a number). */
+export const COALESCE_MS = 1200;
+
+export interface HistoryEntry {
+  change: PipelineChange;
+  inverse: PipelineChange;
+  label: string;
+  /** Entries with the same key, made within COALESCE_MS, merge. */
+  key?: string;
+  time: number;
+}
+
+interface WorkingCopy {
+  doc: PipelineDoc;
+  filePath: string | null;
+  savedText: string;
+}
+
+/** Canonical text of a document, used for the dirty marker and downloads. */
+export function docText(doc: PipelineDoc): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+export const usePipelineStore = defineStore('pipeline', () => {
+  const client = useClient();
+  const catalog = useCatalogStore();
+
+  const doc = shallowRef<PipelineDoc>(emptyDoc());
+  const filePath = ref<string | null>(null);
+  const savedText = ref(docText(doc.value));
+  const undoStack = shallowRef<HistoryEntry[]>([]);
+  const redoStack = shallowRef<HistoryEntry[]>([]);
+  const issues = shallowRef<ValidationIssue[]>([]);
+  const validating = ref(false);
+  const validationError = ref<string | null>(null);
+  /** Selected node ids (mirrors the canvas selection; the inspector shows the single one). */
+  const selection = shallowRef<string[]>([]);
+  /** Selected links (Delete removes them with the selected nodes). */
+  const selectedEdges = shallowRef<PipelineEdge[]>([]);
+  /** A param the inspector should scroll to and focus (set by clicking an issue). */
+  const focus = ref<{ nodeId: string; param?: string; nonce: number } | null>(null);
+  const clipboard = shallowRef<Clip | null>(null);
+  let pasteCount = 0;
+
+  let validationTimer: ReturnType<typeof setTimeout> | undefined;
+  let validationSeq = 0;
+  let validationPending: Promise<void> | null = null;
+  let autosaveTimer: ReturnType<typeof setTimeout> | undefined;
+
+  const dirty = computed(() => docText(doc.value) !== savedText.value);
+  const canUndo = computed(() => undoStack.value.length > 0);
+  const canRedo = computed(() => redoStack.value.length > 0);
+  const undoLabel = computed(() => undoStack.value.at(-1)?.label ?? null);
+  const redoLabel = computed(() => redoStack.value.at(-1)?.label ?? null);
+  const nodeIssues = computed(() => {
+    const map = new Map<string, ValidationIssue[]>();
+    for (const issue of issues.value) {
+      if (!issue.nodeId) continue;
+      map.set(issue.nodeId, [...(map.get(issue.nodeId) ?? []), issue]);
+    }
+    return map;
+  });
+  const canRun = computed(
+    () => doc.value.nodes.length > 0 && issues.value.length === 0 && !validationError.value,
+  );
+  const selectedNode = computed(() =>
+    selection.value.length === 1 ? doc.value.nodes.find((node) => node.id === selection.value[0]) : undefined,
+  );
+
+  function specOf(type: string): NodeSpecInfo | undefined {
+    return catalog.spec(type);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Applying changes, undo, redo
+
+  /** Applies a change as one undo step; returns false (and leaves the doc alone) when it cannot apply. */
+  function apply(change: PipelineChange, options: { key?: string; label?: string } = {}): boolean {
+    let applied;
+    try {
+      applied = applyChange(doc.value, change);
+    } catch (error) {
+      if (error instanceof ChangeError) {
+        console.warn(error.message);
+        return false;
+      }
+      throw error;
+    }
+    const now = Date.now();
+    const top = undoStack.value.at(-1);
+    if (options.key && top?.key === options.key && now - top.time < COALESCE_MS) {
+      // Same param edited again: keep the first inverse so one undo restores the value before typing.
+      undoStack.value = [...undoStack.value.slice(0, -1), { ...top, change, time: now }];
+    } else {
+      const entry: HistoryEntry = {
+        change,
+        inverse: applied.inverse,
+        label: options.label ?? describeChange(change),
+        time: now,
+        ...(options.key ? { key: options.key } : {}),
+      };
+      undoStack.value = [...undoStack.value, entry].slice(-HISTORY_LIMIT);
+    }
+    redoStack.value = [];
+    setDoc(applied.doc);
+    return true;
+  }
+
+  function undo(): boolean {
+    const entry = undoStack.value.at(-1);
+    if (!entry) return false;
+    const applied = applyChange(doc.value, entry.inverse);
+    undoStack.value = undoStack.value.slice(0, -1);
+    redoStack.value = [
+      ...redoStack.value,
+      { ...entry, change: entry.inverse, inverse: applied.inverse, key: undefined },
+    ];
+    setDoc(applied.doc);
+    return true;
+  }
+
+  function redo(): boolean {
+    const entry = redoStack.value.at(-1);
+    if (!entry) return false;
+    const applied = applyChange(doc.value, entry.inverse);
+    redoStack.value = redoStack.value.slice(0, -1);
+    undoStack.value = [
+      ...undoStack.value,
+      { ...entry, change: entry.inverse, inverse: applied.inverse, key: undefined },
+    ];
+    setDoc(applied.doc);
+    return true;
+  }
+
+  function setDoc(next: PipelineDoc): void {
+    doc.value = next;
+    const ids = new Set(next.nodes.map((node) => node.id));
+    if (selection.value.some((id) => !ids.has(id)))
+      selection.value = selection.value.filter((id) => ids.has(id));
+    if (selectedEdges.value.length > 0) {
+      const keys = new Set(next.edges.map((edge) => `${edge.from}->${edge.to}`));
+      selectedEdges.value = selectedEdges.value.filter((edge) => keys.has(`${edge.from}->${edge.to}`));
+    }
+    scheduleValidation();
+    scheduleAutosave();
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Editing helpers used by the canvas, palette, inspector and keyboard
+
+  function addNode(type: string, position: Position): string | null {
+    const spec = specOf(type);
+    if (!spec) return null;
+    const id = newNodeId(doc.value, type);
+    const ok = apply({
+      type: 'addNode',
+      node: { id, type, params: {}, ui: { x: Math.round(position.x), y: Math.round(position.y) } },
+    });
+    if (!ok) return null;
+    selection.value = [id];
+    return id;
+  }
+
+  function removeNodes(ids: readonly string[]): void {
+    const present = ids.filter((id) => doc.value.nodes.some((node) => node.id === id));
+    if (present.length > 0) apply({ type: 'removeNodes', ids: present });
+  }
+
+  function removeEdges(edges: readonly PipelineEdge[]): void {
+    if (edges.length > 0) apply({ type: 'disconnect', edges: [...edges] });
+  }
+
+  function moveNodes(moves: Array<{ id: string; position: Position }>): void {
+    const changed = moves.filter(({ id, position }) => {
+      const node = doc.value.nodes.find((candidate) => candidate.id === id);
+      return node && (node.ui?.x !== Math.round(position.x) || node.ui?.y !== Math.round(position.y));
+    });
+    if (changed.length === 0) return;
+    apply({
+      type: 'moveNodes',
+      moves: changed.map(({ id, position }) => ({
+        id,
+        position: { x: Math.round(position.x), y: Math.round(position.y) },
+      })),
+    });
+  }
+
+  function setParam(nodeId: string, param: string, value: unknown): void {
+    apply({ type: 'updateParam', nodeId, param, value }, { key: `param:${nodeId}:${param}` });
+  }
+
+  function renameNode(from: string, to: string): boolean {
+    if (from === to) return true;
+    const ok = apply({ type: 'renameNode', from, to });
+    if (ok) selection.value = selection.value.map((id) => (id === from ? to : id));
+    return ok;
+  }
+
+  function checkConnect(request: ConnectionRequest): ConnectionCheck {
+    return checkConnection(doc.value, specOf, request);
+  }
+
+  function connect(request: ConnectionRequest): ConnectionCheck {
+    const check = checkConnect(request);
+    if (check.ok) apply(connectChange(check), { label: `Connect ${check.edge.from} → ${check.edge.to}` });
+    return check;
+  }
+
+  function copy(ids: readonly string[] = selection.value): Clip | null {
+    if (ids.length === 0) return null;
+    clipboard.value = copySelection(doc.value, ids);
+    pasteCount = 0;
+    return clipboard.value;
+  }
+
+  function paste(clip: Clip | null = clipboard.value): string[] {
+    if (!clip || clip.nodes.length === 0) return [];
+    pasteCount++;
+    const change = pasteChange(doc.value, clip, { x: 40 * pasteCount, y: 40 * pasteCount });
+    if (!apply(change)) return [];
+    selection.value = change.nodes.map((node) => node.id);
+    return selection.value;
+  }
+
+  /** Deletes the selected nodes (with their links) and the selected links, as one undo step. */
+  function deleteSelection(): boolean {
+    const ids = selection.value.filter((id) => doc.value.nodes.some((node) => node.id === id));
+    const gone = new Set(ids);
+    const edges = selectedEdges.value.filter(
+      (edge) =>
+        !gone.has(splitEndpoint(edge.from).nodeId) &&
+        !gone.has(splitEndpoint(edge.to).nodeId) &&
+        doc.value.edges.some((existing) => existing.from === edge.from && existing.to === edge.to),
+    );
+    const changes: PipelineChange[] = [];
+    if (edges.length > 0) changes.push({ type: 'disconnect', edges });
+    if (ids.length > 0) changes.push({ type: 'removeNodes', ids });
+    if (changes.length === 0) return false;
+    const ok = apply(changes.length === 1 ? changes[0]! : { type: 'batch', changes });
+    if (ok) {
+      selection.value = [];
+      selectedEdges.value = [];
+    }
+    return ok;
+  }
+
+  function selectEdges(edges: readonly PipelineEdge[]): void {
+    const same =
+      edges.length === selectedEdges.value.length &&
+      edges.every(
+        (edge, index) =>
+          selectedEdges.value[index]?.from === edge.from && selectedEdges.value[index]?.to === edge.to,
+      );
+    if (!same) selectedEdges.value = [...edges];
+  }
+
+  function select(ids: readonly string[]): void {
+    const next = [...ids];
+    if (next.length === selection.value.length && next.every((id, index) => selection.value[index] === id))
+      return;
+    selection.value = next;
+  }
+
+  /** Selects what an issue names and asks the inspector to focus the param. */
+  function reveal(issue: Pick<ValidationIssue, 'nodeId' | 'param' | 'port'>): void {
+    if (!issue.nodeId) return;
+    selection.value = [issue.nodeId];
+    focus.value = { nodeId: issue.nodeId, ...(issue.param ? { param: issue.param } : {}), nonce: Date.now() };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Opening, saving, the working copy
+
+  /** Replaces the document (open, new, sample); history restarts. */
+  function open(next: PipelineDoc, options: { filePath?: string | null; saved?: boolean } = {}): void {
+    doc.value = next;
+    filePath.value = options.filePath ?? null;
+    savedText.value = options.saved === false ? '' : docText(next);
+    undoStack.value = [];
+    redoStack.value = [];
+    selection.value = [];
+    pasteCount = 0;
+    scheduleValidation(0);
+    scheduleAutosave();
+  }
+
+  function newDoc(): void {
+    open(emptyDoc(), { saved: true });
+  }
+
+  async function openFile(path: string): Promise<ValidationIssue[]> {
+    const { doc: loaded, issues: found } = await client.request('pipelines.load', { path });
+    open(loaded, { filePath: path });
+    issues.value = found;
+    return found;
+  }
+
+  /** Saves through main to `path` (or the current file); returns the path written. */
+  async function saveAs(path: string | null = filePath.value): Promise<string> {
+    if (!path) throw new Error('No file path to save to');
+    const { path: written } = await client.request('pipelines.save', { path, doc: doc.value });
+    filePath.value = written;
+    savedText.value = docText(doc.value);
+    scheduleAutosave();
+    return written;
+  }
+
+  /** Marks the current state as saved (after a browser download). */
+  function markSaved(): void {
+    savedText.value = docText(doc.value);
+    scheduleAutosave();
+  }
+
+  function scheduleAutosave(): void {
+    const storage = browserStorage();
+    if (!storage) return;
+    if (autosaveTimer) clearTimeout(autosaveTimer);
+    autosaveTimer = setTimeout(() => {
+      autosaveTimer = undefined;
+      const copy: WorkingCopy = { doc: doc.value, filePath: filePath.value, savedText: savedText.value };
+      try {
+        storage.setItem(WORKING_COPY_KEY, JSON.stringify(copy));
+      } catch (error) {
+        console.warn('Autosave failed', error);
+      }
+    }, AUTOSAVE_DELAY_MS);
+  }
+
+  /** Restores the autosaved working copy, if any; returns whether one was found. */
+  function restoreWorkingCopy(): boolean {
+    const raw = browserStorage()?.getItem(WORKING_COPY_KEY);
+    if (!raw) return false;
+    try {
+      const copy = JSON.parse(raw) as WorkingCopy;
+      if (
+        !copy?.doc ||
+        copy.doc.format !== 1 ||
+        !Array.isArray(copy.doc.nodes) ||
+        !Array.isArray(copy.doc.edges)
+      )
+        return false;
+      doc.value = copy.doc;
+      filePath.value = copy.filePath ?? null;
+      savedText.value = typeof copy.savedText === 'string' ? copy.savedText : '';
+      undoStack.value = [];
+      redoStack.value = [];
+      scheduleValidation(0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Live validation
+
+  function scheduleValidation(delay = VALIDATION_DELAY_MS): void {
+    if (validationTimer) clearTimeout(validationTimer);
+    validating.value = true;
+    validationPending ??= new Promise<void>((resolve) => {
+      resolveValidation = resolve;
+    });
+    validationTimer = setTimeout(() => {
+      validationTimer = undefined;
+      void validateNow();
+    }, delay);
+  }
+  let resolveValidation: (() => void) | undefined;
+
+  async function validateNow(): Promise<void> {
+    const seq = ++validationSeq;
+    const target = doc.value;
+    try {
+      const found = await client.request('pipelines.validate', { doc: target });
+      if (seq !== validationSeq) return;
+      issues.value = found;
+      validationError.value = null;
+    } catch (error) {
+      if (seq !== validationSeq) return;
+      validationError.value = errorMessage(error);
+    }
+    if (validationTimer) return;
+    validating.value = false;
+    const resolve = resolveValidation;
+    resolveValidation = undefined;
+    validationPending = null;
+    resolve?.();
+  }
+
+  /** Resolves once the latest document has been validated. */
+  async function settled(): Promise<void> {
+    if (validationPending) await validationPending;
+  }
+
+  /** Issues of one param of one node (inline errors in the inspector). */
+  function issuesFor(nodeId: string, param?: string): ValidationIssue[] {
+    const list = nodeIssues.value.get(nodeId) ?? [];
+    return param === undefined ? list : list.filter((issue) => issue.param === param);
+  }
+
+  /** Edges touching a node (for "disconnect all" and the inspector's port list). */
+  function edgesOf(nodeId: string): PipelineEdge[] {
+    return doc.value.edges.filter(
+      (edge) => splitEndpoint(edge.from).nodeId === nodeId || splitEndpoint(edge.to).nodeId === nodeId,
+    );
+  }
+
+  function dispose(): void {
+    if (validationTimer) clearTimeout(validationTimer);
+    if (autosaveTimer) clearTimeout(autosaveTimer);
+    validationTimer = undefined;
+    autosaveTimer = undefined;
+  }
+
+  return {
+    doc,
+    filePath,
+    savedText,
+    undoStack,
+    redoStack,
+    issues,
+    validating,
+    validationError,
+    selection,
+    selectedEdges,
+    focus,
+    clipboard,
+    dirty,
+    canUndo,
+    canRedo,
+    undoLabel,
+    redoLabel,
+    nodeIssues,
+    canRun,
+    selectedNode,
+    specOf,
+    apply,
+    undo,
+    redo,
+    addNode,
+    removeNodes,
+    removeEdges,
+    moveNodes,
+    setParam,
+    renameNode,
+    checkConnect,
+    connect,
+    copy,
+    paste,
+    select,
+    selectEdges,
+    deleteSelection,
+    reveal,
+    open,
+    newDoc,
+    openFile,
+    saveAs,
+    markSaved,
+    restoreWorkingCopy,
+    scheduleValidation,
+    validateNow,
+    settled,
+    issuesFor,
+    edgesOf,
+    dispose,
+  };
+});

@@ -1,0 +1,406 @@
+/**
+ * Runs, their tasks and everything they stream. Run and task records are replaced whole on each
+ * event (shallow refs of plain objects). Metric points go into per-task, per-name SeriesBuffers
+ * that are not reactive at all: events only queue points, and one flush per animation frame moves
+ * them into the buffers and bumps `metricsVersion`, which is what charts watch.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type {
+  LogLine,
+  MetricBatch,
+  MetricPointInfo,
+  PipelineDoc,
+  RunInfo,
+  TaskInfo,
+} from '../../../preload/contract';
+import { errorMessage, useClient } from '../api';
+import { SeriesBuffer } from '../charts/series-buffer';
+import { browserStorage } from './storage';
+
+/** Lines kept per task in the log pane. */
+export const LOG_LIMIT = 5000;
+
+export interface SampleImage {
+  path: string;
+  step: number;
+}
+
+export type FrameScheduler = (callback: () => void) => void;
+
+function defaultScheduler(callback: () => void): void {
+  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => callback());
+  else setTimeout(callback, 16);
+}
+
+let frameScheduler: FrameScheduler = defaultScheduler;
+
+/** Tests replace the per-frame scheduler to flush synchronously or on demand. */
+export function setFrameScheduler(scheduler: FrameScheduler | null): void {
+  frameScheduler = scheduler ?? defaultScheduler;
+}
+
+export const RUN_DOCS_KEY = 'distillery.runDocs';
+const RUN_DOCS_KEPT = 50;
+
+/**
+ * The pipeline a run executed, for drawing its graph: from the record when main includes it, else
+ * from the documents of runs started in this browser.
+ */
+export function pipelineOf(run: RunInfo, remembered: ReadonlyMap<string, PipelineDoc>): PipelineDoc | null {
+  const carried = (run as RunInfo & { pipeline?: unknown }).pipeline;
+  if (carried && typeof carried === 'object' && Array.isArray((carried as PipelineDoc).nodes))
+    return carried as PipelineDoc;
+  return remembered.get(run.id) ?? null;
+}
+
+function readRunDocs(): Map<string, PipelineDoc> {
+  try {
+    const raw = browserStorage()?.getItem(RUN_DOCS_KEY);
+    return new Map(raw ? (JSON.parse(raw) as Array<[string, PipelineDoc]>) : []);
+  } catch {
+    return new Map();
+  }
+}
+
+const FINISHED = new Set(['done', 'failed', 'cancelled']);
+
+export function isFinished(status: string): boolean {
+  return FINISHED.has(status);
+}
+
+/** Milliseconds between two ISO times (or until now while running). */
+export function durationMs(
+  startedAt: string | null,
+  finishedAt: string | null,
+  now = Date.now(),
+): number | null {
+  if (!startedAt) return null;
+  const end = finishedAt ? Date.parse(finishedAt) : now;
+  return Math.max(0, end - Date.parse(startedAt));
+}
+
+export function formatDuration(ms: number | null): string {
+  if (ms === null) return '—';
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** Seconds left for a run: the longest ETA among its running tasks. */
+export function runEtaSeconds(run: RunInfo): number | null {
+  let eta: number | null = null;
+  for (const task of run.tasks) {
+    if (task.status !== 'running' || task.progress?.etaSeconds == null) continue;
+    eta = Math.max(eta ?? 0, task.progress.etaSeconds);
+  }
+  return eta;
+}
+
+/** Overall progress of a run in [0, 1], counting finished and reused tasks as complete. */
+export function runProgress(run: RunInfo): number {
+  if (run.tasks.length === 0) return run.status === 'done' ? 1 : 0;
+  let sum = 0;
+  for (const task of run.tasks) {
+    if (task.status === 'done' || task.status === 'reused' || task.status === 'skipped') sum += 1;
+    else if (task.progress && task.progress.total > 0)
+      sum += Math.min(1, task.progress.done / task.progress.total);
+  }
+  return sum / run.tasks.length;
+}
+
+export const useRunsStore = defineStore('runs', () => {
+  const client = useClient();
+
+  const runs = shallowRef<RunInfo[]>([]);
+  const loading = ref(false);
+  const error = ref<string | null>(null);
+  /** Bumped once per frame in which metric points arrived. */
+  const metricsVersion = shallowRef(0);
+  const logsVersion = shallowRef(0);
+  const samples = shallowRef<Record<string, SampleImage[]>>({});
+  /** Documents of runs started from this workbench (see `pipelineOf`). */
+  const runDocs = shallowRef<Map<string, PipelineDoc>>(readRunDocs());
+
+  const series = new Map<string, Map<string, SeriesBuffer>>();
+  const logs = new Map<string, LogLine[]>();
+  const loadedTasks = new Set<string>();
+  let pending: MetricBatch[] = [];
+  let pendingLogs: LogLine[] = [];
+  let frameQueued = false;
+  let detach: (() => void) | undefined;
+
+  const byId = computed(() => new Map(runs.value.map((run) => [run.id, run])));
+  const active = computed(() => runs.value.filter((run) => !isFinished(run.status)));
+
+  function upsertRun(run: RunInfo): void {
+    const index = runs.value.findIndex((existing) => existing.id === run.id);
+    if (index < 0) {
+      runs.value = [run, ...runs.value].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    } else {
+      const next = [...runs.value];
+      next[index] = run;
+      runs.value = next;
+    }
+  }
+
+  function upsertTask(task: TaskInfo): void {
+    const run = byId.value.get(task.runId);
+    if (!run) return;
+    const tasks = run.tasks.some((existing) => existing.id === task.id)
+      ? run.tasks.map((existing) => (existing.id === task.id ? task : existing))
+      : [...run.tasks, task];
+    upsertRun({ ...run, tasks });
+  }
+
+  function buffer(taskId: string, name: string): SeriesBuffer {
+    let byName = series.get(taskId);
+    if (!byName) {
+      byName = new Map();
+      series.set(taskId, byName);
+    }
+    let buf = byName.get(name);
+    if (!buf) {
+      buf = new SeriesBuffer();
+      byName.set(name, buf);
+    }
+    return buf;
+  }
+
+  function queueFrame(): void {
+    if (frameQueued) return;
+    frameQueued = true;
+    frameScheduler(flush);
+  }
+
+  /** Moves queued points and log lines into their buffers; runs once per animation frame. */
+  function flush(): void {
+    frameQueued = false;
+    if (pending.length > 0) {
+      const batches = pending;
+      pending = [];
+      for (const batch of batches)
+        for (const point of batch.points) buffer(batch.taskId, point.name).push(point);
+      metricsVersion.value++;
+    }
+    if (pendingLogs.length > 0) {
+      const lines = pendingLogs;
+      pendingLogs = [];
+      for (const line of lines) {
+        const list = logs.get(line.taskId) ?? [];
+        list.push(line);
+        if (list.length > LOG_LIMIT) list.splice(0, list.length - LOG_LIMIT);
+        logs.set(line.taskId, list);
+      }
+      logsVersion.value++;
+    }
+  }
+
+  /** Subscribes to the event stream once; the returned function unsubscribes. */
+  function attach(): () => void {
+    if (detach) return detach;
+    const offs = [
+      client.on('run.status', (run) => upsertRun(run)),
+      client.on('task.status', (task) => upsertTask(task)),
+      client.on('task.metrics', (batch) => {
+        pending.push(batch);
+        queueFrame();
+      }),
+      client.on('task.log', (line) => {
+        pendingLogs.push(line);
+        queueFrame();
+      }),
+      client.on('task.sample', (sample) => {
+        const list = samples.value[sample.taskId] ?? [];
+        samples.value = {
+          ...samples.value,
+          [sample.taskId]: [...list, { path: sample.path, step: sample.step }],
+        };
+      }),
+    ];
+    detach = () => {
+      for (const off of offs) off();
+      detach = undefined;
+    };
+    return detach;
+  }
+
+  async function refresh(limit = 200): Promise<void> {
+    loading.value = true;
+    try {
+      const list = await client.request('runs.list', { limit });
+      // Keep records that events made newer than the list we just fetched.
+      const live = new Map(runs.value.map((run) => [run.id, run]));
+      runs.value = list
+        .map((run) => {
+          const known = live.get(run.id);
+          return known && !isFinished(run.status) && isFinished(known.status) ? known : run;
+        })
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      error.value = null;
+    } catch (caught) {
+      error.value = errorMessage(caught);
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  /**
+   * After the event stream reconnects: events were missed, so refetch the list and the history of
+   * every task already on screen that may have moved on.
+   */
+  async function resync(): Promise<void> {
+    await refresh();
+    const reload = runs.value
+      .filter((run) => !isFinished(run.status) || run.tasks.some((task) => task.status === 'running'))
+      .flatMap((run) => run.tasks)
+      .filter((task) => loadedTasks.has(task.id));
+    await Promise.all(reload.map((task) => loadTask(task.id, { force: true }).catch(() => undefined)));
+  }
+
+  async function fetchRun(runId: string): Promise<RunInfo> {
+    const run = await client.request('runs.get', { runId });
+    upsertRun(run);
+    return run;
+  }
+
+  /**
+   * Backfills a task's metrics and logs (opening a run that started earlier, or after a reload).
+   * Points that events delivered meanwhile and that are newer than the history are kept.
+   */
+  async function loadTask(taskId: string, options: { force?: boolean } = {}): Promise<void> {
+    if (loadedTasks.has(taskId) && !options.force) return;
+    loadedTasks.add(taskId);
+    try {
+      const [history, lines] = await Promise.all([
+        client.request('runs.metrics', { taskId }),
+        client.request('runs.logs', { taskId }),
+      ]);
+      flush();
+      mergeHistory(taskId, history);
+      const live = logs.get(taskId) ?? [];
+      const newest = lines.at(-1)?.time ?? Number.NEGATIVE_INFINITY;
+      const merged = [...lines, ...live.filter((line) => line.time > newest)];
+      logs.set(taskId, merged.slice(-LOG_LIMIT));
+      logsVersion.value++;
+    } catch (caught) {
+      loadedTasks.delete(taskId);
+      throw caught;
+    }
+  }
+
+  function mergeHistory(taskId: string, history: MetricPointInfo[]): void {
+    const byName = new Map<string, MetricPointInfo[]>();
+    for (const point of history) byName.set(point.name, [...(byName.get(point.name) ?? []), point]);
+    const existing = series.get(taskId) ?? new Map<string, SeriesBuffer>();
+    const next = new Map<string, SeriesBuffer>();
+    const names = new Set([...byName.keys(), ...existing.keys()]);
+    for (const name of names) {
+      const points = byName.get(name) ?? [];
+      const buf = new SeriesBuffer();
+      let lastStep = Number.NEGATIVE_INFINITY;
+      for (const point of points) {
+        buf.push(point);
+        lastStep = Math.max(lastStep, point.step);
+      }
+      const live = existing.get(name);
+      if (live) {
+        const columns = live.toColumns();
+        for (let i = 0; i < columns.step.length; i++) {
+          if (columns.step[i]! <= lastStep) continue;
+          buf.push({
+            step: columns.step[i]!,
+            epoch: columns.epoch[i]!,
+            time: columns.time[i]!,
+            value: columns.value[i]!,
+          });
+        }
+      }
+      next.set(name, buf);
+    }
+    series.set(taskId, next);
+    metricsVersion.value++;
+  }
+
+  /** Metric names a task has streamed, loss first. */
+  function metricNames(taskId: string): string[] {
+    const names = [...(series.get(taskId)?.keys() ?? [])];
+    const order = (name: string) =>
+      name === 'loss' ? 0 : name === 'epoch_loss' ? 1 : name.startsWith('val_') ? 3 : 2;
+    return names.sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  }
+
+  function seriesOf(taskId: string, name: string): SeriesBuffer | undefined {
+    return series.get(taskId)?.get(name);
+  }
+
+  function logsOf(taskId: string): readonly LogLine[] {
+    return logs.get(taskId) ?? [];
+  }
+
+  async function start(
+    doc: PipelineDoc,
+    options: { force?: boolean; pipelineFile?: string | null } = {},
+  ): Promise<RunInfo> {
+    const run = await client.request('runs.start', {
+      doc,
+      ...(options.force ? { force: true } : {}),
+      ...(options.pipelineFile ? { pipelineFile: options.pipelineFile } : {}),
+    });
+    upsertRun(run);
+    rememberDoc(run.id, doc);
+    return run;
+  }
+
+  function rememberDoc(runId: string, doc: PipelineDoc): void {
+    const next = new Map(runDocs.value);
+    next.set(runId, doc);
+    while (next.size > RUN_DOCS_KEPT) next.delete(next.keys().next().value!);
+    runDocs.value = next;
+    try {
+      browserStorage()?.setItem(RUN_DOCS_KEY, JSON.stringify([...next]));
+    } catch {
+      // Quota: the graph falls back to a row of tasks.
+    }
+  }
+
+  function docOf(run: RunInfo): PipelineDoc | null {
+    return pipelineOf(run, runDocs.value);
+  }
+
+  async function cancel(runId: string): Promise<void> {
+    upsertRun(await client.request('runs.cancel', { runId }));
+  }
+
+  async function resume(runId: string): Promise<void> {
+    upsertRun(await client.request('runs.resume', { runId }));
+  }
+
+  return {
+    runs,
+    loading,
+    error,
+    metricsVersion,
+    logsVersion,
+    samples,
+    runDocs,
+    byId,
+    active,
+    attach,
+    flush,
+    refresh,
+    resync,
+    fetchRun,
+    loadTask,
+    metricNames,
+    seriesOf,
+    logsOf,
+    start,
+    docOf,
+    cancel,
+    resume,
+    upsertRun,
+  };
+});
