@@ -15,7 +15,10 @@ export default defineConfig({
       outDir: here('out/main'),
       // Native and optional modules (better-sqlite3, tfjs backends) load from node_modules at run time.
       externalizeDeps: true,
-      rollupOptions: { input: { index: here('main/electron/index.ts') } },
+      // The worker is a second entry: the runner forks out/main/worker.js (see app/paths.ts).
+      rollupOptions: {
+        input: { index: here('main/electron/index.ts'), worker: here('main/worker/main.ts') },
+      },
     },
   },
   // A sandboxed preload cannot load ES modules or npm packages: bundle everything but electron

@@ -134,6 +134,8 @@ export interface RunInfo {
   backend: BackendSummary | null;
   versions: Record<string, string>;
   pipelineFile: string | null;
+  /** The pipeline document the run executes (its graph, for the run view). */
+  pipeline: PipelineDoc;
   error: { code: string; message: string; details?: Record<string, unknown> } | null;
   tasks: TaskInfo[];
 }
@@ -208,6 +210,8 @@ export interface SystemInfo {
   dataDir: string;
   queueLength: number;
   versions: Record<string, string>;
+  /** Formats `models.export` writes. */
+  exportFormats: Array<{ format: string; title: string }>;
 }
 
 // ---------------------------------------------------------------------------------------------

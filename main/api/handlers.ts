@@ -19,7 +19,7 @@ import {
 import { DistilleryError, serializeError } from '../base/errors';
 import type { DistilleryApp } from '../app/app';
 import { appRoot } from '../app/paths';
-import { getExporter, productVersion } from '../export/exporter';
+import { getExporter, listExporters, productVersion } from '../export/exporter';
 import { migrate, parseJson, PIPELINE_FILE_SUFFIX, serializePipeline } from '../pipeline/pipeline-file';
 import { validatePipeline } from '../pipeline/validate';
 import { probeBackend } from './backend-probe';
@@ -119,6 +119,7 @@ export function createHandlers(app: DistilleryApp): Handlers {
       dataDir: app.layout.root,
       queueLength: app.runner.queueLength,
       versions: { node: process.versions.node, distillery: productVersion() },
+      exportFormats: listExporters().map(({ format, title }) => ({ format, title })),
     }),
   };
 }

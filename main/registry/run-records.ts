@@ -309,6 +309,7 @@ export function toRunInfo(run: RunRecord, tasks: TaskInfo[]): RunInfo {
     backend: run.backend,
     versions: run.versions,
     pipelineFile: run.pipelineFile,
+    pipeline: run.pipeline,
     error: run.error,
     tasks,
   };

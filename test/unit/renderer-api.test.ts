@@ -223,6 +223,7 @@ describe('small renderer helpers', () => {
       freeMemoryBytes: 1,
       dataDir: '/tmp',
       queueLength: 0,
+      exportFormats: [{ format: 'tfjs', title: 'TensorFlow.js layers model' }],
       versions: {},
     });
     expect(`${described.label} — ${described.why}`).toBe('wasm — tfjs-node not installed');

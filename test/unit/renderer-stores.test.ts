@@ -353,6 +353,7 @@ function run(overrides: Partial<RunInfo> = {}): RunInfo {
     backend: null,
     versions: {},
     pipelineFile: null,
+    pipeline: { format: 1, name: 'mnist-mlp', seed: 42, nodes: [], edges: [] },
     error: null,
     tasks: [task(), task({ id: 't2', nodeId: 'score', status: 'queued' })],
     ...overrides,

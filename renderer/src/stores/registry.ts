@@ -12,7 +12,6 @@ export type SortKey =
   'name' | 'version' | 'createdAt' | 'accuracy' | 'paramCount' | 'nonZeroParams' | 'sizeBytes' | 'backend';
 
 /** Export formats the exporters register (main/export); the dialog also accepts others by name. */
-export const EXPORT_FORMATS = [{ format: 'tfjs', title: 'TensorFlow.js layers (model.json + weights)' }];
 
 export function accuracyOf(model: ModelVersionInfo): number | undefined {
   const value = model.metrics.accuracy ?? model.metrics.test_accuracy ?? model.metrics.val_accuracy;

@@ -16,7 +16,6 @@ import type {
 } from '../../../preload/contract';
 import { errorMessage, useClient } from '../api';
 import { SeriesBuffer } from '../charts/series-buffer';
-import { browserStorage } from './storage';
 
 /** Lines kept per task in the log pane. */
 export const LOG_LIMIT = 5000;
@@ -38,29 +37,6 @@ let frameScheduler: FrameScheduler = defaultScheduler;
 /** Tests replace the per-frame scheduler to flush synchronously or on demand. */
 export function setFrameScheduler(scheduler: FrameScheduler | null): void {
   frameScheduler = scheduler ?? defaultScheduler;
-}
-
-export const RUN_DOCS_KEY = 'distillery.runDocs';
-const RUN_DOCS_KEPT = 50;
-
-/**
- * The pipeline a run executed, for drawing its graph: from the record when main includes it, else
- * from the documents of runs started in this browser.
- */
-export function pipelineOf(run: RunInfo, remembered: ReadonlyMap<string, PipelineDoc>): PipelineDoc | null {
-  const carried = (run as RunInfo & { pipeline?: unknown }).pipeline;
-  if (carried && typeof carried === 'object' && Array.isArray((carried as PipelineDoc).nodes))
-    return carried as PipelineDoc;
-  return remembered.get(run.id) ?? null;
-}
-
-function readRunDocs(): Map<string, PipelineDoc> {
-  try {
-    const raw = browserStorage()?.getItem(RUN_DOCS_KEY);
-    return new Map(raw ? (JSON.parse(raw) as Array<[string, PipelineDoc]>) : []);
-  } catch {
-    return new Map();
-  }
 }
 
 const FINISHED = new Set(['done', 'failed', 'cancelled']);
@@ -121,8 +97,6 @@ export const useRunsStore = defineStore('runs', () => {
   const metricsVersion = shallowRef(0);
   const logsVersion = shallowRef(0);
   const samples = shallowRef<Record<string, SampleImage[]>>({});
-  /** Documents of runs started from this workbench (see `pipelineOf`). */
-  const runDocs = shallowRef<Map<string, PipelineDoc>>(readRunDocs());
 
   const series = new Map<string, Map<string, SeriesBuffer>>();
   const logs = new Map<string, LogLine[]>();
@@ -350,24 +324,7 @@ export const useRunsStore = defineStore('runs', () => {
       ...(options.pipelineFile ? { pipelineFile: options.pipelineFile } : {}),
     });
     upsertRun(run);
-    rememberDoc(run.id, doc);
     return run;
-  }
-
-  function rememberDoc(runId: string, doc: PipelineDoc): void {
-    const next = new Map(runDocs.value);
-    next.set(runId, doc);
-    while (next.size > RUN_DOCS_KEPT) next.delete(next.keys().next().value!);
-    runDocs.value = next;
-    try {
-      browserStorage()?.setItem(RUN_DOCS_KEY, JSON.stringify([...next]));
-    } catch {
-      // Quota: the graph falls back to a row of tasks.
-    }
-  }
-
-  function docOf(run: RunInfo): PipelineDoc | null {
-    return pipelineOf(run, runDocs.value);
   }
 
   async function cancel(runId: string): Promise<void> {
@@ -385,7 +342,6 @@ export const useRunsStore = defineStore('runs', () => {
     metricsVersion,
     logsVersion,
     samples,
-    runDocs,
     byId,
     active,
     attach,
@@ -398,7 +354,6 @@ export const useRunsStore = defineStore('runs', () => {
     seriesOf,
     logsOf,
     start,
-    docOf,
     cancel,
     resume,
     upsertRun,
