@@ -2,7 +2,9 @@
  * The `tfjs` exporter: the TensorFlow.js layers format as the official converters write it —
  * `model.json` (topology + one weights group) and `group1-shard{i}of{n}.bin` files of at most
  * `shardSizeBytes` each — loadable with a stock `tf.loadLayersModel(url)`. `distillery.json`
- * (architecture, class names) is copied alongside so the export can be re-imported with its labels.
+ * (architecture, class names) is copied alongside so the export can be re-imported with its labels,
+ * and a diffusion model's `diffusion.json` (noise schedule, input encodings, sampler defaults) so a
+ * third party can sample it.
  */
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +18,8 @@ export const MIN_SHARD_SIZE_BYTES = 1024;
 
 const MODEL_JSON = 'model.json';
 const MODEL_META = 'distillery.json';
+/** Files copied beside model.json when the model has them: its meta, a diffusion model's schedule and sampler. */
+const SIDECAR_FILES = [MODEL_META, 'diffusion.json'];
 const SHARD_PATTERN = /^group1-shard\d+of\d+\.bin$/;
 
 /** The parts of a layers-format model.json this exporter reads and writes. */
@@ -185,14 +189,16 @@ export const tfjsLayersExporter: Exporter = {
     if (json.userDefinedMetadata !== undefined) out.userDefinedMetadata = json.userDefinedMetadata;
 
     const files = [...shards];
-    const metaPath = join(modelDir, MODEL_META);
-    const hasMeta = await stat(metaPath).then(
-      (entry) => entry.isFile(),
-      () => false,
-    );
-    if (hasMeta) {
-      await copyFile(metaPath, join(outDir, MODEL_META));
-      files.push(MODEL_META);
+    for (const name of SIDECAR_FILES) {
+      const sidecar = join(modelDir, name);
+      const exists = await stat(sidecar).then(
+        (entry) => entry.isFile(),
+        () => false,
+      );
+      if (exists) {
+        await copyFile(sidecar, join(outDir, name));
+        files.push(name);
+      }
     }
     // model.json last: a reader never finds one that points at shards not yet written.
     await writeFile(join(outDir, MODEL_JSON), JSON.stringify(out));

@@ -549,6 +549,9 @@ export class Runner extends Disposable {
     meta: Record<string, unknown>,
   ): Promise<ModelVersionInfo> {
     const num = (key: string) => (typeof meta[key] === 'number' ? meta[key] : 0);
+    // Key params of the node (e.g. distill's temperature) go on every edge, even at their defaults.
+    const keyParams = this.options.catalog.get(task.planned.type)?.lineageParams?.(task.planned.params) ?? [];
+    const lineageParams = Object.fromEntries(keyParams.map((name) => [name, task.planned.params[name]]));
     const parents = Object.entries(task.planned.inputs)
       .map(([port, from]) => ({ port, output: run.tasks.get(from.nodeId)!.outputs[from.port] }))
       .filter(
@@ -558,7 +561,7 @@ export class Runner extends Disposable {
       .map(({ port, output }) => ({
         versionId: output.versionId!,
         operation: task.planned.type,
-        params: { ...task.planned.explicitParams, port },
+        params: { ...lineageParams, ...task.planned.explicitParams, port },
       }));
     return this.options.registry.registerVersion({
       name: `${run.doc.name}/${task.planned.nodeId}`,

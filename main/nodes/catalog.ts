@@ -33,6 +33,8 @@ export class NodeCatalog {
 
   /** The specs as plain data (no functions), for the palette and inspector. */
   list(): NodeSpecInfo[] {
-    return [...this.specs.values()].map(({ check: _check, ...info }) => structuredClone(info));
+    return [...this.specs.values()].map(({ check: _check, lineageParams: _lineage, ...info }) =>
+      structuredClone(info),
+    );
   }
 }

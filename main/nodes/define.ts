@@ -15,6 +15,12 @@ export interface NodeSpec extends NodeSpecInfo {
   check?: (
     params: Record<string, unknown>,
   ) => Array<{ param: string; expected: string; received: unknown; message: string }>;
+  /**
+   * Names of the params always put on the lineage edges of the models this node makes, besides
+   * those written explicitly (e.g. distill's temperature and alpha at their defaults), given the
+   * node's params with defaults applied.
+   */
+  lineageParams?: (params: Record<string, unknown>) => string[];
 }
 
 export function defineNodeType(spec: NodeSpec): NodeSpec {

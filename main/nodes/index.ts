@@ -3,10 +3,19 @@ import { datasetCsvNode } from './dataset-csv';
 import { datasetIdxNode } from './dataset-idx';
 import { datasetImageFolderNode } from './dataset-image-folder';
 import { datasetMnistNode } from './dataset-mnist';
+import { diffusionDdpoNode } from './diffusion-ddpo';
+import { diffusionEvaluateNode } from './diffusion-evaluate';
+import { diffusionFinetuneNode } from './diffusion-finetune';
+import { diffusionSampleNode } from './diffusion-sample';
+import { diffusionTrainNode } from './diffusion-train';
+import { distillNode } from './distill';
 import { evaluateNode } from './evaluate';
 import { exportNode } from './export';
 import { modelCnnNode } from './model-cnn';
 import { modelMlpNode } from './model-mlp';
+import { modelUnetNode } from './model-unet';
+import { pruneNode } from './prune';
+import { quantizeNode } from './quantize';
 import { trainNode } from './train';
 
 export { NodeCatalog } from './catalog';
@@ -20,8 +29,17 @@ export const BUILTIN_NODES = [
   datasetImageFolderNode,
   modelMlpNode,
   modelCnnNode,
+  modelUnetNode,
   trainNode,
+  distillNode,
+  pruneNode,
+  quantizeNode,
+  diffusionTrainNode,
+  diffusionFinetuneNode,
+  diffusionDdpoNode,
+  diffusionSampleNode,
   evaluateNode,
+  diffusionEvaluateNode,
   exportNode,
 ];
 

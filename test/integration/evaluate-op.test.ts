@@ -216,8 +216,21 @@ describe('evaluate op', () => {
     expect(summary.backend).toBe('cpu');
 
     expect(ctx.metrics.map((m) => m.name).sort()).toEqual(
-      ['accuracy', 'latency_ms', 'loss', 'nonzero_params', 'param_count', 'size_bytes', 'throughput'].sort(),
+      [
+        'accuracy',
+        'latency_ms',
+        'loss',
+        'nonzero_params',
+        'param_count',
+        'size_bytes',
+        'sparse_size_bytes',
+        'throughput',
+      ].sort(),
     );
+    // Dense weights: the sparse encoding only saves on the all-zero (untrained) biases.
+    const sparse = ctx.metrics.find((m) => m.name === 'sparse_size_bytes')!.value;
+    expect(sparse).toBeLessThanOrEqual(shardBytes);
+    expect(sparse).toBeGreaterThan(shardBytes * 0.9);
     expect(ctx.metrics.every((m) => m.step === 0)).toBe(true);
     expect(ctx.metrics.find((m) => m.name === 'size_bytes')!.value).toBe(shardBytes);
     const written = JSON.parse(readFileSync(join(ctx.taskDir, EVALUATION_FILE), 'utf8')) as Evaluation;
@@ -276,11 +289,17 @@ describe('evaluate op', () => {
     expect(badSplit.code).toBe('PARAM_INVALID');
     const badSamples = await rejection(
       evaluateOp(
-        context('eval-bad-samples', { params: { latencySamples: 0 }, inputs: { model, dataset: mnist } }),
+        context('eval-bad-samples', { params: { latencySamples: -1 }, inputs: { model, dataset: mnist } }),
       ),
     );
     expect(badSamples.code).toBe('PARAM_OUT_OF_RANGE');
     expect(badSamples.details).toMatchObject({ nodeId: 'eval-bad-samples', param: 'latencySamples' });
+
+    // latencySamples 0 skips timing: no latency metric, a null in the summary.
+    const untimed = context('eval-untimed', { params: { latencySamples: 0 }, inputs: { model, dataset: mnist } });
+    const summary = await evaluateOp(untimed);
+    expect(summary.latencyMs).toBeNull();
+    expect(untimed.metrics.map((m) => m.name)).not.toContain('latency_ms');
 
     const mismatch = await rejection(
       evaluateOp(context('eval-mismatch', { params: { split: 'train' }, inputs: { model, dataset: table } })),

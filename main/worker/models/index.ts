@@ -6,6 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
 import { buildCnn, parseCnnParams } from './cnn';
 import { buildMlp, parseMlpParams } from './mlp';
+import { buildUnet, parseUnetParams } from '../diffusion/unet';
 
 /** What every architecture is built from besides its own params. */
 export interface ArchitectureInput {
@@ -73,7 +74,27 @@ export const cnnArchitecture: Architecture<ReturnType<typeof parseCnnParams>> = 
   build: (input, params) => buildCnn({ ...input, ...params }),
 };
 
+/**
+ * The denoising U-Net of diffusion models (diffusion/unet.ts). `numClasses` is the number of
+ * conditioning classes (0 = unconditional); `imageSize` 0 takes the input's height.
+ */
+export const unetArchitecture: Architecture<ReturnType<typeof parseUnetParams>> = {
+  name: 'unet',
+  title: 'U-Net (denoising diffusion)',
+  imageOnly: true,
+  parseParams: parseUnetParams,
+  build: (input, params) =>
+    buildUnet({
+      ...params,
+      imageSize: params.imageSize || input.inputShape[0]!,
+      channels: input.inputShape[2] ?? 1,
+      numClasses: input.numClasses,
+      seed: input.seed,
+    }),
+};
+
 /** The worker's registry, holding every built-in architecture. */
 export const architectures = new ArchitectureRegistry();
 architectures.register(mlpArchitecture);
 architectures.register(cnnArchitecture);
+architectures.register(unetArchitecture);

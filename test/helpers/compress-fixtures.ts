@@ -1,0 +1,89 @@
+/**
+ * Fixtures for the compression ops' tests: an MNIST dataset directory with train / validation /
+ * test splits (real images), teacher and student models trained by the real `train` op, and a
+ * fake op context wired to given inputs.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeDataset, type SplitData } from '../../main/worker/data/dataset-file';
+import { trainOp } from '../../main/worker/ops/train';
+import { mnistSlice, TrainTestContext, writeBuiltModel } from './train-fixtures';
+
+const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * `train` images from the start of the MNIST training file, `validation` the next ones, and `test`
+ * from the start of the t10k file.
+ */
+export function writeMnistSplits(
+  dir: string,
+  counts: { train: number; validation?: number; test?: number },
+): string {
+  const splits: { train: SplitData; validation?: SplitData; test?: SplitData } = {
+    train: mnistSlice('train', 0, counts.train),
+  };
+  if (counts.validation) splits.validation = mnistSlice('train', counts.train, counts.validation);
+  if (counts.test) splits.test = mnistSlice('t10k', 0, counts.test);
+  writeDataset(
+    dir,
+    {
+      name: `MNIST (${counts.train} train)`,
+      inputShape: [28, 28, 1],
+      numClasses: 10,
+      classNames: MNIST_CLASSES,
+      image: true,
+    },
+    splits,
+  );
+  return dir;
+}
+
+let counter = 0;
+
+/** A fake context in a fresh task directory below `root` (created, as the worker's context does). */
+export function opContext(
+  root: string,
+  nodeId: string,
+  params: Record<string, unknown>,
+  inputs: Record<string, { kind: 'model' | 'dataset'; path: string; meta?: Record<string, unknown> }>,
+  seed = 7,
+): TrainTestContext {
+  counter += 1;
+  const taskDir = join(root, `${nodeId}-${counter}`);
+  mkdirSync(taskDir, { recursive: true });
+  return new TrainTestContext({
+    taskDir,
+    nodeId,
+    seed,
+    params,
+    inputs: Object.fromEntries(
+      Object.entries(inputs).map(([port, input]) => [
+        port,
+        { kind: input.kind, path: input.path, meta: input.meta ?? {} },
+      ]),
+    ),
+  });
+}
+
+/** Builds an MLP with the worker's builder and trains it with the real `train` op; returns its model dir. */
+export async function trainedMlp(
+  root: string,
+  name: string,
+  dataset: string,
+  options: { hidden: number[]; epochs: number; seed?: number; learningRate?: number; dropout?: number },
+): Promise<string> {
+  const initial = await writeBuiltModel(
+    join(root, `${name}-initial`),
+    'mlp',
+    { hidden: options.hidden, dropout: options.dropout ?? 0 },
+    options.seed ?? 1,
+  );
+  const ctx = opContext(
+    root,
+    name,
+    { epochs: options.epochs, batchSize: 32, learningRate: options.learningRate ?? 2e-3 },
+    { model: { kind: 'model', path: initial }, dataset: { kind: 'dataset', path: dataset } },
+  );
+  await trainOp(ctx);
+  return ctx.artifacts[0]!.path;
+}
