@@ -4,14 +4,12 @@
  * event, registers every model, and handles cancel, resume and crashes. It is the only writer of
  * run records.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type {
-  BackendSummary,
   LogLine,
   MetricBatch,
-  ModelVersionInfo,
   PipelineDoc,
   RunInfo,
   TaskInfo,
@@ -22,34 +20,17 @@ import { Emitter } from '../base/event';
 import { Disposable, toDisposable } from '../base/lifecycle';
 import type { NodeCatalog } from '../nodes/catalog';
 import { invalidPipelineError } from '../pipeline/pipeline-file';
-import { planPipeline, type PlannedTask } from '../pipeline/plan';
+import { planPipeline } from '../pipeline/plan';
 import { validatePipeline } from '../pipeline/validate';
-import type { InputRef, WorkerEvent } from '../worker/protocol';
+import type { InputRef } from '../worker/protocol';
 import { ConcurrencyQueue } from './queue';
-import type { ErrorInfo, RunStorePort, TaskOutput } from './run-store-port';
-import { WorkerProcess, type WorkerExit } from './worker-process';
+import { RunFolders } from './run-folder';
+import { now, SETTLED, type ActiveRun, type ActiveTask, type TaskOutcome } from './run-state';
+import type { ErrorInfo, RunStorePort } from './run-store-port';
+import { TaskEventRecorder, toBackendSummary, type ModelRegistryPort } from './task-events';
+import { WorkerProcess } from './worker-process';
 
-/** What the runner needs from the model registry. */
-export interface ModelRegistryPort {
-  registerVersion(input: {
-    name: string;
-    kind: 'classifier' | 'diffusion';
-    framework: string;
-    backend: string | null;
-    runId: string | null;
-    taskId: string | null;
-    role?: string | null;
-    nodeType: string | null;
-    artifactDir: string;
-    paramCount: number;
-    nonZeroParams: number;
-    sizeBytes: number;
-    params: Record<string, unknown>;
-    meta: Record<string, unknown>;
-    parents: Array<{ versionId: string; operation: string; params: Record<string, unknown> }>;
-  }): Promise<ModelVersionInfo>;
-  addMetrics(versionId: string, metrics: Record<string, number>, taskId: string | null): void;
-}
+export type { ModelRegistryPort } from './task-events';
 
 export interface RunnerOptions {
   store: RunStorePort;
@@ -67,60 +48,9 @@ export interface RunnerOptions {
   workerEnv?: NodeJS.ProcessEnv;
 }
 
-interface ActiveTask {
-  id: string;
-  planned: PlannedTask;
-  status: TaskStatus;
-  outputs: Record<string, TaskOutput>;
-  attempt: number;
-  resumeFrom?: string;
-  worker?: WorkerProcess;
-  enqueued: boolean;
-  /** Latest value of each metric the task streamed (evaluate tasks attach them to their model). */
-  latestMetrics: Record<string, number>;
-  /** Model registrations in flight; the task settles only after they land. */
-  pending: Array<Promise<void>>;
-}
-
-interface ActiveRun {
-  id: string;
-  doc: PipelineDoc;
-  force: boolean;
-  tasks: Map<string, ActiveTask>;
-  cancelRequested: boolean;
-  finished: Promise<RunInfo>;
-  resolve: (run: RunInfo) => void;
-}
-
-const SETTLED: ReadonlySet<TaskStatus> = new Set(['done', 'reused', 'failed', 'cancelled', 'skipped']);
-const CANCEL_MARKER = 'cancel-requested';
-const OWNER_FILE = 'runner.pid';
-
-function now(): string {
-  return new Date().toISOString();
-}
-
 export function newRunId(): string {
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(2, 12);
   return `r${stamp}-${randomBytes(3).toString('hex')}`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function toBackendSummary(ready: WorkerProcess['ready']): BackendSummary {
-  return {
-    name: ready.backend.name,
-    package: ready.backend.package,
-    skipped: ready.backend.skipped,
-    features: ready.backend.features,
-  };
 }
 
 export class Runner extends Disposable {
@@ -141,14 +71,21 @@ export class Runner extends Disposable {
   private readonly queue: ConcurrencyQueue;
   private readonly store: RunStorePort;
   private readonly cancelGraceMs: number;
-  private lastProgressWrite = new Map<string, number>();
+  private readonly folders: RunFolders;
+  private readonly recorder: TaskEventRecorder;
 
   constructor(private readonly options: RunnerOptions) {
     super();
     this.store = options.store;
     this.queue = new ConcurrencyQueue(options.concurrency);
     this.cancelGraceMs = options.cancelGraceMs ?? 5000;
-    mkdirSync(options.runsDir, { recursive: true });
+    this.folders = new RunFolders(options.runsDir);
+    this.recorder = new TaskEventRecorder(this.store, options.registry, options.catalog, {
+      metrics: (batch) => this._onDidMetrics.fire(batch),
+      log: (line) => this._onDidLog.fire(line),
+      task: (info) => this._onDidChangeTask.fire(info),
+      sample: (sample) => this._onDidSample.fire(sample),
+    });
     this.recoverInterruptedRuns();
     // Another process (`distillery cancel RUN`) asks to cancel by dropping a marker file.
     const timer = setInterval(() => this.pollCancelMarkers(), 300);
@@ -206,7 +143,7 @@ export class Runner extends Disposable {
         op: task.op,
         fingerprint: task.fingerprint,
         params: task.params,
-        taskDir: join(this.options.runsDir, runId, task.nodeId),
+        taskDir: join(this.folders.dir(runId), task.nodeId),
       });
       tasks.set(task.nodeId, {
         id,
@@ -269,7 +206,7 @@ export class Runner extends Disposable {
       tasks.set(planned.nodeId, task);
     }
     this.store.updateRun(runId, { status: 'queued', error: null, finishedAt: null });
-    rmSync(join(this.options.runsDir, runId, CANCEL_MARKER), { force: true });
+    this.folders.clearCancel(runId);
     return this.activate(runId, doc, tasks, false);
   }
 
@@ -290,9 +227,8 @@ export class Runner extends Disposable {
         received: info.status,
       });
     }
-    const owner = this.ownerOf(runId);
-    if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-      writeFileSync(join(this.options.runsDir, runId, CANCEL_MARKER), String(process.pid));
+    if (this.folders.ownedElsewhere(runId)) {
+      this.folders.requestCancel(runId);
       return info;
     }
     this.markAbandoned(info, 'cancelled');
@@ -312,8 +248,7 @@ export class Runner extends Disposable {
     const finished = new Promise<RunInfo>((r) => (resolve = r));
     const run: ActiveRun = { id: runId, doc, force, tasks, cancelRequested: false, finished, resolve };
     this.runs.set(runId, run);
-    mkdirSync(join(this.options.runsDir, runId), { recursive: true });
-    writeFileSync(join(this.options.runsDir, runId, OWNER_FILE), String(process.pid));
+    this.folders.claim(runId);
     this.store.updateRun(runId, {
       status: 'running',
       startedAt: this.store.getRun(runId)?.startedAt ?? now(),
@@ -373,7 +308,7 @@ export class Runner extends Disposable {
     }
     task.attempt += 1;
     task.status = 'running';
-    const taskDir = join(this.options.runsDir, run.id, task.planned.nodeId);
+    const taskDir = join(this.folders.dir(run.id), task.planned.nodeId);
     mkdirSync(taskDir, { recursive: true });
     this.store.updateTask(task.id, {
       status: 'running',
@@ -411,10 +346,10 @@ export class Runner extends Disposable {
       return;
     }
 
-    let outcome: { status: TaskStatus; error?: ErrorInfo; summary?: Record<string, unknown> } | undefined;
+    let outcome: TaskOutcome | undefined;
     const subscription = worker.onDidEmit((event) => {
       try {
-        const result = this.handleEvent(run, task, worker, event);
+        const result = this.recorder.handle(run, task, worker, event);
         if (result) outcome = result;
       } catch (error) {
         outcome = { status: 'failed', error: serializeError(error) };
@@ -437,7 +372,7 @@ export class Runner extends Disposable {
     subscription.dispose();
     worker.dispose();
     task.worker = undefined;
-    if (!outcome) outcome = this.crashOutcome(run, exit);
+    if (!outcome) outcome = this.recorder.crashOutcome(run, exit);
     try {
       await Promise.all(task.pending);
     } catch (error) {
@@ -445,153 +380,6 @@ export class Runner extends Disposable {
     }
     task.pending = [];
     this.settleTask(run, task, outcome.status, { error: outcome.error, summary: outcome.summary });
-  }
-
-  private crashOutcome(run: ActiveRun, exit: WorkerExit): { status: TaskStatus; error: ErrorInfo } {
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    const tail = exit.stderrTail.trim().split('\n').slice(-8).join('\n');
-    if (run.cancelRequested) {
-      return {
-        status: 'cancelled',
-        error: { code: 'TASK_CANCELLED', message: `Worker ${how} after cancel` },
-      };
-    }
-    return {
-      status: 'failed',
-      error: {
-        code: 'WORKER_CRASHED',
-        message: `Worker ${how}${tail ? `: ${tail}` : ''}`,
-        details: { exitCode: exit.code, signal: exit.signal },
-      },
-    };
-  }
-
-  /** Applies one worker event; returns the task's outcome for `done` and `error`. */
-  private handleEvent(
-    run: ActiveRun,
-    task: ActiveTask,
-    worker: WorkerProcess,
-    event: WorkerEvent,
-  ): { status: TaskStatus; error?: ErrorInfo; summary?: Record<string, unknown> } | undefined {
-    if (event.type !== 'ready' && event.taskId !== task.id) return undefined;
-    switch (event.type) {
-      case 'metrics': {
-        this.store.appendMetrics(task.id, event.points);
-        for (const point of event.points) task.latestMetrics[point.name] = point.value;
-        this._onDidMetrics.fire({ runId: run.id, taskId: task.id, points: event.points });
-        return undefined;
-      }
-      case 'log': {
-        const line: LogLine = {
-          runId: run.id,
-          taskId: task.id,
-          level: event.level,
-          message: event.message,
-          time: event.time,
-        };
-        this.store.appendLog(line);
-        this._onDidLog.fire(line);
-        return undefined;
-      }
-      case 'progress': {
-        const progress = { done: event.done, total: event.total, etaSeconds: event.etaSeconds };
-        const last = this.lastProgressWrite.get(task.id) ?? 0;
-        if (Date.now() - last > 500 || event.done >= event.total) {
-          this.store.updateTask(task.id, { progress });
-          this.lastProgressWrite.set(task.id, Date.now());
-        }
-        const info = this.store.getTaskInfo(task.id);
-        if (info) this._onDidChangeTask.fire({ ...info, progress });
-        return undefined;
-      }
-      case 'checkpoint': {
-        this.store.updateTask(task.id, { checkpoint: { path: event.path, step: event.step } });
-        this.emitTask(task.id);
-        return undefined;
-      }
-      case 'sample': {
-        this._onDidSample.fire({ runId: run.id, taskId: task.id, path: event.path, step: event.step });
-        return undefined;
-      }
-      case 'artifact': {
-        const output: TaskOutput = { kind: event.kind, path: event.path, meta: event.meta };
-        task.outputs[event.role] = output;
-        this.store.updateTask(task.id, { outputs: task.outputs });
-        if (event.kind === 'model') {
-          task.pending.push(
-            this.registerModel(run, task, worker, event.role, event.path, event.meta).then((version) => {
-              output.versionId = version.id;
-              this.store.updateTask(task.id, { outputs: task.outputs });
-            }),
-          );
-        }
-        return undefined;
-      }
-      case 'done': {
-        this.recordEvaluation(run, task);
-        return { status: 'done', summary: event.summary };
-      }
-      case 'error': {
-        const cancelled = event.error.code === 'TASK_CANCELLED';
-        return { status: cancelled ? 'cancelled' : 'failed', error: event.error };
-      }
-      case 'ready':
-        return undefined;
-    }
-  }
-
-  private registerModel(
-    run: ActiveRun,
-    task: ActiveTask,
-    worker: WorkerProcess,
-    role: string,
-    path: string,
-    meta: Record<string, unknown>,
-  ): Promise<ModelVersionInfo> {
-    const num = (key: string) => (typeof meta[key] === 'number' ? meta[key] : 0);
-    // Key params of the node (e.g. distill's temperature) go on every edge, even at their defaults.
-    const keyParams = this.options.catalog.get(task.planned.type)?.lineageParams?.(task.planned.params) ?? [];
-    const lineageParams = Object.fromEntries(keyParams.map((name) => [name, task.planned.params[name]]));
-    const parents = Object.entries(task.planned.inputs)
-      .map(([port, from]) => ({ port, output: run.tasks.get(from.nodeId)!.outputs[from.port] }))
-      .filter(
-        (entry): entry is { port: string; output: TaskOutput } =>
-          entry.output?.kind === 'model' && !!entry.output.versionId,
-      )
-      .map(({ port, output }) => ({
-        versionId: output.versionId!,
-        operation: task.planned.type,
-        params: { ...lineageParams, ...task.planned.explicitParams, port },
-      }));
-    return this.options.registry.registerVersion({
-      name: `${run.doc.name}/${task.planned.nodeId}`,
-      kind: meta.kind === 'diffusion' ? 'diffusion' : 'classifier',
-      framework: 'tfjs-layers',
-      backend: worker.ready.backend.name,
-      runId: run.id,
-      taskId: task.id,
-      role,
-      nodeType: task.planned.type,
-      artifactDir: path,
-      paramCount: num('paramCount'),
-      nonZeroParams: num('nonZeroParams'),
-      sizeBytes: num('sizeBytes'),
-      params: task.planned.params,
-      meta,
-      parents,
-    });
-  }
-
-  /** The metrics an evaluate-category task streamed are attached to the model version it scored. */
-  private recordEvaluation(run: ActiveRun, task: ActiveTask): void {
-    if (task.planned.category !== 'evaluate') return;
-    const from = task.planned.inputs.model;
-    const versionId = from && run.tasks.get(from.nodeId)?.outputs[from.port]?.versionId;
-    const metrics = Object.fromEntries(
-      Object.entries(task.latestMetrics).filter(([, value]) => Number.isFinite(value)),
-    );
-    if (versionId && Object.keys(metrics).length > 0)
-      this.options.registry.addMetrics(versionId, metrics, task.id);
   }
 
   private inputsOf(run: ActiveRun, task: ActiveTask): Record<string, InputRef> {
@@ -621,7 +409,7 @@ export class Runner extends Disposable {
     result: { error?: ErrorInfo | undefined; summary?: Record<string, unknown> | undefined },
   ): void {
     task.status = status;
-    this.lastProgressWrite.delete(task.id);
+    this.recorder.settled(task.id);
     const patch: Parameters<RunStorePort['updateTask']>[1] = { status, finishedAt: now() };
     if (result.error) patch.error = result.error;
     if (result.summary) patch.summary = result.summary;
@@ -656,26 +444,15 @@ export class Runner extends Disposable {
       finishedAt: now(),
       error: firstError ? (this.store.getTaskInfo(firstError.id)?.error ?? null) : null,
     });
-    rmSync(join(this.options.runsDir, run.id, OWNER_FILE), { force: true });
-    rmSync(join(this.options.runsDir, run.id, CANCEL_MARKER), { force: true });
+    this.folders.release(run.id);
     const info = this.store.getRun(run.id);
     this._onDidChangeRun.fire(info);
     run.resolve(info);
   }
 
-  private ownerOf(runId: string): number | undefined {
-    try {
-      const pid = Number(readFileSync(join(this.options.runsDir, runId, OWNER_FILE), 'utf8'));
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   private pollCancelMarkers(): void {
     for (const run of this.runs.values()) {
-      if (!run.cancelRequested && existsSync(join(this.options.runsDir, run.id, CANCEL_MARKER)))
-        this.cancelActive(run);
+      if (!run.cancelRequested && this.folders.cancelRequested(run.id)) this.cancelActive(run);
     }
   }
 
@@ -683,8 +460,7 @@ export class Runner extends Disposable {
   private recoverInterruptedRuns(): void {
     for (const info of this.store.listRuns(1000)) {
       if (info.status !== 'running' && info.status !== 'queued') continue;
-      const owner = this.ownerOf(info.id);
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) continue;
+      if (this.folders.ownedElsewhere(info.id)) continue;
       this.markAbandoned(info, 'failed');
     }
   }
@@ -699,7 +475,7 @@ export class Runner extends Disposable {
         this.store.updateTask(task.id, { status, error, finishedAt: now() });
     }
     this.store.updateRun(info.id, { status, error, finishedAt: now() });
-    rmSync(join(this.options.runsDir, info.id, OWNER_FILE), { force: true });
+    this.folders.release(info.id);
     this.emitRun(info.id);
   }
 

@@ -1,0 +1,43 @@
+/** The runner's in-memory state of active runs and their tasks. */
+import type { PipelineDoc, RunInfo, TaskStatus } from '../../preload/contract';
+import type { PlannedTask } from '../pipeline/plan';
+import type { ErrorInfo, TaskOutput } from './run-store-port';
+import type { WorkerProcess } from './worker-process';
+
+export interface ActiveTask {
+  id: string;
+  planned: PlannedTask;
+  status: TaskStatus;
+  outputs: Record<string, TaskOutput>;
+  attempt: number;
+  resumeFrom?: string;
+  worker?: WorkerProcess;
+  enqueued: boolean;
+  /** Latest value of each metric the task streamed (evaluate tasks attach them to their model). */
+  latestMetrics: Record<string, number>;
+  /** Model registrations in flight; the task settles only after they land. */
+  pending: Array<Promise<void>>;
+}
+
+export interface ActiveRun {
+  id: string;
+  doc: PipelineDoc;
+  force: boolean;
+  tasks: Map<string, ActiveTask>;
+  cancelRequested: boolean;
+  finished: Promise<RunInfo>;
+  resolve: (run: RunInfo) => void;
+}
+
+export const SETTLED: ReadonlySet<TaskStatus> = new Set(['done', 'reused', 'failed', 'cancelled', 'skipped']);
+
+/** How one attempt of a task ended. */
+export interface TaskOutcome {
+  status: TaskStatus;
+  error?: ErrorInfo | undefined;
+  summary?: Record<string, unknown> | undefined;
+}
+
+export function now(): string {
+  return new Date().toISOString();
+}
