@@ -49,6 +49,11 @@ export const modelUnetNode = defineNodeType({
       default: true,
       help: 'Condition on the dataset’s classes (with a null class, so classifier-free guidance works). Off: an unconditional model.',
     }),
+    conditioning: choice({
+      default: 'scale-shift',
+      choices: ['scale-shift', 'shift'],
+      help: 'How time and class enter each block: scale and shift the features per channel (FiLM, Nichol & Dhariwal’s scale-shift) or only shift them (DDPM).',
+    }),
     activation: choice({
       default: 'swish',
       choices: ACTIVATIONS,

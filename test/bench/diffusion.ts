@@ -5,7 +5,7 @@
  * 1. A classifier (LeNet-style CNN) trained on real MNIST: the judge. Its accuracy on real test
  *    digits passed through the same 28 → size → 28 resampling as generated ones is the reference.
  * 2. A class-conditional U-Net trained with diffusion.train on MNIST resized to size×size.
- * 3. diffusion.evaluate: the judge's accuracy on class-conditional samples (DDIM, guidance w).
+ * 3. diffusion.evaluate: the judge's accuracy on class-conditional samples (DDIM 25 steps, guidance 1 and 3).
  * 4. diffusion.ddpo on the classifier reward (unconditional prompts, target class): the target's
  *    mean probability per epoch, from its start to (the goal) ≥ 0.8.
  * 5. diffusion.ddpo on compressibility: the mean PNG size per epoch, which should fall steadily.
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
           warmupSteps: 200,
           noiseSchedule: 'cosine',
           timesteps: 1000,
-          emaDecay: 0.999,
+          emaDecay: 0.995,
           sampleCount: 0,
           gradientClip: 1,
         },
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
   // 3. Class-conditional accuracy of samples.
   if (STAGES.includes('evaluate'))
     await stage('diffusion.evaluate', times, async () => {
-      for (const guidanceScale of [1, 2]) {
+      for (const guidanceScale of [1, 3]) {
         const evaluate = context(
           'evaluate',
           {

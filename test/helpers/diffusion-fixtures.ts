@@ -20,6 +20,7 @@ export const TINY_UNET: UnetOptions = {
   blocksPerLevel: 1,
   timeEmbedDim: 8,
   classConditional: true,
+  conditioning: 'scale-shift',
   activation: 'swish',
   numClasses: 3,
   seed: 5,

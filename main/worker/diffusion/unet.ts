@@ -12,8 +12,9 @@
  * Output: ε̂, the predicted noise [s, s, c].
  *
  * Structure: time and class go through a two-layer MLP (`cond_1`, `cond_2`); every residual block
- * adds a per-channel projection of that vector, broadcast over the feature map with stock layers
- * (Dense → Reshape [1, 1, C] → UpSampling2D to the map's size → Add). Encoder levels hold
+ * scales its feature map by one per-channel projection of that vector and adds another (FiLM),
+ * broadcast over the map with stock layers (Dense → Reshape [1, 1, C] → UpSampling2D to the map's
+ * size → Multiply / Add). Encoder levels hold
  * `blocksPerLevel` residual blocks (conv 3×3 → + condition → conv 3×3, plus a 1×1 skip when the
  * width changes) and a stride-2 convolution down; the decoder mirrors it with nearest 2× upsampling
  * + conv, concatenating the encoder's output of the same level (the skip connections). The output
@@ -42,8 +43,17 @@ export interface UnetParams {
   timeEmbedDim: number;
   /** Adds the class input slots (and the null class for classifier-free guidance). */
   classConditional: boolean;
+  /**
+   * How the time/class condition enters each residual block: `scale-shift` multiplies the feature
+   * map by one per-channel vector and adds another (FiLM; the "scale-shift norm" of Nichol &
+   * Dhariwal), `shift` only adds one (DDPM's original).
+   */
+  conditioning: Conditioning;
   activation: Activation;
 }
+
+export const CONDITIONINGS = ['scale-shift', 'shift'] as const;
+export type Conditioning = (typeof CONDITIONINGS)[number];
 
 export const UNET_DEFAULTS: UnetParams = {
   imageSize: 16,
@@ -51,6 +61,7 @@ export const UNET_DEFAULTS: UnetParams = {
   blocksPerLevel: 1,
   timeEmbedDim: 32,
   classConditional: true,
+  conditioning: 'scale-shift',
   activation: 'swish',
 };
 
@@ -101,6 +112,7 @@ export function parseUnetParams(params: Record<string, unknown>): UnetParams {
     blocksPerLevel: readPositiveInt(params, 'blocksPerLevel', UNET_DEFAULTS.blocksPerLevel),
     timeEmbedDim,
     classConditional,
+    conditioning: readChoice(params, 'conditioning', CONDITIONINGS, UNET_DEFAULTS.conditioning),
     activation: readChoice(params, 'activation', ACTIVATIONS, UNET_DEFAULTS.activation),
   };
 }
@@ -161,13 +173,29 @@ export function buildUnet(options: UnetOptions): tf.LayersModel {
     cond,
   );
 
+  /** A per-channel vector computed from the condition, broadcast over a side × side map. */
+  const conditionMap = (
+    name: string,
+    width: number,
+    side: number,
+    bias: 'zeros' | 'ones',
+  ): tf.SymbolicTensor => {
+    let e = apply(
+      tf.layers.dense({ name, units: width, kernelInitializer: kernel(), biasInitializer: bias }),
+      cond,
+    );
+    e = apply(tf.layers.reshape({ name: `${name}_reshape`, targetShape: [1, 1, width] }), e);
+    if (side > 1) e = apply(tf.layers.upSampling2d({ name: `${name}_broadcast`, size: [side, side] }), e);
+    return e;
+  };
   const block = (name: string, x: tf.SymbolicTensor, width: number, side: number): tf.SymbolicTensor => {
     let h = conv(`${name}_conv1`, width, x, { activation });
-    let e = apply(tf.layers.dense({ name: `${name}_cond`, units: width, kernelInitializer: kernel() }), cond);
-    e = apply(tf.layers.reshape({ name: `${name}_cond_reshape`, targetShape: [1, 1, width] }), e);
-    if (side > 1)
-      e = apply(tf.layers.upSampling2d({ name: `${name}_cond_broadcast`, size: [side, side] }), e);
-    h = apply(tf.layers.add({ name: `${name}_cond_add` }), [h, e]);
+    if (options.conditioning === 'scale-shift') {
+      const scale = conditionMap(`${name}_scale`, width, side, 'ones');
+      h = apply(tf.layers.multiply({ name: `${name}_scale_mul` }), [h, scale]);
+    }
+    const shift = conditionMap(`${name}_cond`, width, side, 'zeros');
+    h = apply(tf.layers.add({ name: `${name}_cond_add` }), [h, shift]);
     h = conv(`${name}_conv2`, width, h, { activation });
     const skip = x.shape[3] === width ? x : conv(`${name}_skip`, width, x, { kernelSize: 1 });
     return apply(tf.layers.add({ name: `${name}_out` }), [h, skip]);
