@@ -11,6 +11,7 @@ import type {
   TaskInfo,
 } from '../../preload/contract';
 import type { NodeCatalog } from '../nodes/catalog';
+import type { RegisterVersionInput } from '../registry/model-registry';
 import type { WorkerEvent } from '../worker/protocol';
 import type { ActiveRun, ActiveTask, TaskOutcome } from './run-state';
 import type { RunStorePort, TaskOutput } from './run-store-port';
@@ -18,23 +19,7 @@ import type { WorkerExit, WorkerProcess } from './worker-process';
 
 /** What the runner needs from the model registry. */
 export interface ModelRegistryPort {
-  registerVersion(input: {
-    name: string;
-    kind: 'classifier' | 'diffusion';
-    framework: string;
-    backend: string | null;
-    runId: string | null;
-    taskId: string | null;
-    role?: string | null;
-    nodeType: string | null;
-    artifactDir: string;
-    paramCount: number;
-    nonZeroParams: number;
-    sizeBytes: number;
-    params: Record<string, unknown>;
-    meta: Record<string, unknown>;
-    parents: Array<{ versionId: string; operation: string; params: Record<string, unknown> }>;
-  }): Promise<ModelVersionInfo>;
+  registerVersion(input: RegisterVersionInput): Promise<ModelVersionInfo>;
   addMetrics(versionId: string, metrics: Record<string, number>, taskId: string | null): void;
 }
 

@@ -296,7 +296,10 @@ describe('evaluate op', () => {
     expect(badSamples.details).toMatchObject({ nodeId: 'eval-bad-samples', param: 'latencySamples' });
 
     // latencySamples 0 skips timing: no latency metric, a null in the summary.
-    const untimed = context('eval-untimed', { params: { latencySamples: 0 }, inputs: { model, dataset: mnist } });
+    const untimed = context('eval-untimed', {
+      params: { latencySamples: 0 },
+      inputs: { model, dataset: mnist },
+    });
     const summary = await evaluateOp(untimed);
     expect(summary.latencyMs).toBeNull();
     expect(untimed.metrics.map((m) => m.name)).not.toContain('latency_ms');
