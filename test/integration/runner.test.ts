@@ -127,7 +127,12 @@ describe('runner with real workers', () => {
 
     const started = app.runner.start(doc, { force: true });
     const fitId = `${started.id}-fit`;
-    await waitFor(app.runner.onDidChangeTask, (t) => t.id === fitId && (t.checkpoint?.step ?? 0) >= 14);
+    // Whichever comes first: a checkpoint far enough in, or the run ending (then the test fails below).
+    await Promise.race([
+      waitFor(app.runner.onDidChangeTask, (t) => t.id === fitId && (t.checkpoint?.step ?? 0) >= 14),
+      app.runner.waitForRun(started.id),
+    ]);
+    expect(app.runner.isActive(started.id)).toBe(true);
     app.runner.cancel(started.id);
     const cancelled = await app.runner.waitForRun(started.id);
     expect(cancelled.status).toBe('cancelled');
@@ -159,8 +164,13 @@ describe('runner with real workers', () => {
     const subscription = app.runner.onDidMetrics((batch) => {
       if (batch.taskId === fitId) received += batch.points.length;
     });
-    await waitFor(app.runner.onDidMetrics, (batch) => batch.taskId === fitId && received >= 30);
-    process.kill(app.runner.workerPid(fitId)!, 'SIGKILL');
+    await Promise.race([
+      waitFor(app.runner.onDidMetrics, (batch) => batch.taskId === fitId && received >= 30),
+      app.runner.waitForRun(started.id),
+    ]);
+    const pid = app.runner.workerPid(fitId);
+    expect(pid, 'the fit task should still be running').toBeDefined();
+    process.kill(pid!, 'SIGKILL');
     const run = await app.runner.waitForRun(started.id);
     subscription.dispose();
     expect(run.status).toBe('failed');
