@@ -1,15 +1,13 @@
 /**
  * Fixtures for the compression ops' tests: an MNIST dataset directory with train / validation /
  * test splits (real images), teacher and student models trained by the real `train` op, and a
- * fake op context wired to given inputs.
+ * fake op context wired to given inputs, and `thrown` for asserting on errors.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDataset, type SplitData } from '../../main/worker/data/dataset-file';
+import type { SplitData } from '../../main/worker/data/dataset-file';
 import { trainOp } from '../../main/worker/ops/train';
-import { mnistSlice, TrainTestContext, writeBuiltModel } from './train-fixtures';
-
-const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+import { mnistSlice, TrainTestContext, writeBuiltModel, writeMnistSplitsAs } from './train-fixtures';
 
 /**
  * `train` images from the start of the MNIST training file, `validation` the next ones, and `test`
@@ -24,18 +22,7 @@ export function writeMnistSplits(
   };
   if (counts.validation) splits.validation = mnistSlice('train', counts.train, counts.validation);
   if (counts.test) splits.test = mnistSlice('t10k', 0, counts.test);
-  writeDataset(
-    dir,
-    {
-      name: `MNIST (${counts.train} train)`,
-      inputShape: [28, 28, 1],
-      numClasses: 10,
-      classNames: MNIST_CLASSES,
-      image: true,
-    },
-    splits,
-  );
-  return dir;
+  return writeMnistSplitsAs(dir, `MNIST (${counts.train} train)`, splits);
 }
 
 let counter = 0;
@@ -86,4 +73,14 @@ export async function trainedMlp(
   );
   await trainOp(ctx);
   return ctx.artifacts[0]!.path;
+}
+
+/** What `fn` throws (undefined when it returns). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
 }

@@ -31,22 +31,25 @@ export function mnistSlice(split: 'train' | 't10k', start: number, count: number
   return { count, x, y };
 }
 
+/** Writes MNIST `splits` as a dataset directory named `name` (28×28×1 images, 10 classes). */
+export function writeMnistSplitsAs(
+  dir: string,
+  name: string,
+  splits: Partial<Record<'train' | 'validation' | 'test', SplitData>>,
+): string {
+  writeDataset(
+    dir,
+    { name, inputShape: [28, 28, 1], numClasses: 10, classNames: MNIST_CLASSES, image: true },
+    splits,
+  );
+  return dir;
+}
+
 /** Writes an MNIST dataset dir: `train` examples from the train file, `validation` from t10k. */
 export function writeMnistDataset(dir: string, train: number, validation = 0): string {
   const splits: { train: SplitData; validation?: SplitData } = { train: mnistSlice('train', 0, train) };
   if (validation > 0) splits.validation = mnistSlice('t10k', 0, validation);
-  writeDataset(
-    dir,
-    {
-      name: `MNIST (${train} train / ${validation} validation)`,
-      inputShape: [28, 28, 1],
-      numClasses: 10,
-      classNames: MNIST_CLASSES,
-      image: true,
-    },
-    splits,
-  );
-  return dir;
+  return writeMnistSplitsAs(dir, `MNIST (${train} train / ${validation} validation)`, splits);
 }
 
 export interface MlpFixtureOptions {

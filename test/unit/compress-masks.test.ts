@@ -22,20 +22,11 @@ import {
 import { sparseSizeBytes, sparseTensorBytes } from '../../main/worker/compress/sparse-size';
 import { buildCnn } from '../../main/worker/models/cnn';
 import { buildMlp } from '../../main/worker/models/mlp';
+import { thrown } from '../helpers/compress-fixtures';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-/** What `fn` throws (undefined when it returns). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 /** mulberry32: seeded values in [-scale, scale). */
 function seededValues(count: number, seed: number, scale = 1): Float32Array {

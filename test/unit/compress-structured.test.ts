@@ -14,20 +14,11 @@ import {
 } from '../../main/worker/compress/structured';
 import { buildCnn } from '../../main/worker/models/cnn';
 import { buildMlp, type Activation } from '../../main/worker/models/mlp';
+import { thrown } from '../helpers/compress-fixtures';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-/** What `fn` throws (undefined when it returns). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 /** Gives every weight seeded random values (biases too, so masking them matters). */
 function randomize(model: tf.LayersModel, seed: number): void {

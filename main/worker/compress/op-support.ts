@@ -1,7 +1,8 @@
 /**
- * What the compression ops (distill, prune, quantize) share: reading their inputs with errors that
- * name the node and port, the optimiser and loop configuration of a fine-tuning run (the same
- * choices as `train`), and batched prediction, accuracy and latency measurements.
+ * What the compression ops (distill, prune, quantize) share, with `train` and `evaluate` where they
+ * overlap: reading their inputs with errors that name the node and port, the optimiser and loop
+ * configuration of a (fine-)tuning run from `train`'s parameters, and batched prediction, accuracy
+ * and latency measurements.
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -13,6 +14,7 @@ import {
   toFloat,
   type DatasetManifest,
   type SplitData,
+  type SplitName,
 } from '../data/dataset-file';
 import { carveValidation } from '../data/splits';
 import { loadModel, type ModelMeta } from '../models/model-file';
@@ -48,6 +50,23 @@ function incompatible(
     expected,
     received,
   });
+}
+
+/** Throws INCOMPATIBLE_INPUTS naming the node, port and param when the dataset lacks `split`. */
+export function requireSplit(nodeId: string, manifest: DatasetManifest, split: SplitName): void {
+  if (manifest.splits[split]) return;
+  const available = Object.keys(manifest.splits);
+  throw new DistilleryError(
+    'INCOMPATIBLE_INPUTS',
+    `Node "${nodeId}": the dataset has no "${split}" split (it has ${available.join(', ') || 'none'})`,
+    {
+      nodeId,
+      port: 'dataset',
+      param: 'split',
+      expected: `a "${split}" split`,
+      received: available,
+    },
+  );
 }
 
 /**
@@ -145,12 +164,9 @@ export function readTrainingData(
   return { manifest: dataset.manifest, train, ...(validation ? { validation } : {}) };
 }
 
-/** The optimiser and loop configuration of a fine-tuning run, from `train`'s parameters. */
-export function fineTuneSetup(
-  params: TrainParams,
-  stepsPerEpoch: number,
-): { optimizer: Optimizer; config: LoopConfig } {
-  const optimizer = createOptimizer({
+/** The optimiser `train`'s parameters choose. */
+export function trainingOptimizer(params: TrainParams): Optimizer {
+  return createOptimizer({
     name: params.optimizer,
     momentum: params.momentum,
     beta1: params.beta1,
@@ -158,7 +174,11 @@ export function fineTuneSetup(
     epsilon: params.epsilon,
     weightDecay: params.weightDecay,
   });
-  const config: LoopConfig = {
+}
+
+/** The training loop's configuration from `train`'s parameters (step decay defaults to per epoch). */
+export function trainingLoopConfig(params: TrainParams, stepsPerEpoch: number): LoopConfig {
+  return {
     epochs: params.epochs,
     batchSize: params.batchSize,
     shuffle: params.shuffle,
@@ -180,7 +200,14 @@ export function fineTuneSetup(
       restoreBest: params.restoreBest,
     },
   };
-  return { optimizer, config };
+}
+
+/** The optimiser and loop configuration of a fine-tuning run, from `train`'s parameters. */
+export function fineTuneSetup(
+  params: TrainParams,
+  stepsPerEpoch: number,
+): { optimizer: Optimizer; config: LoopConfig } {
+  return { optimizer: trainingOptimizer(params), config: trainingLoopConfig(params, stepsPerEpoch) };
 }
 
 /** Examples [start, end) of a split as a float tensor shaped for the model. */

@@ -25,162 +25,57 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
 import type { OpContext, OpSummary } from '../context';
-import { LORA_TARGETS, LoraAdapters, ADAPTERS_DIR } from '../diffusion/lora';
+import { computeAdvantages, concatChains } from '../diffusion/ddpo-advantages';
+import {
+  DDPO_HISTORY_FILE,
+  reportEpoch,
+  resumeDdpo,
+  writeDdpoCheckpoint,
+  type DdpoEpoch,
+} from '../diffusion/ddpo-epochs';
+import { createDdpoOptimizer, readDdpoParams } from '../diffusion/ddpo-params';
+import { updatePolicy } from '../diffusion/ddpo-update';
+import { ADAPTERS_DIR, type LoraAdapters } from '../diffusion/lora';
 import { loadDiffusionModel, saveDiffusionModel, type DiffusionModelMeta } from '../diffusion/model-io';
-import { ParamReader } from '../diffusion/params';
+import {
+  atNode,
+  attachLora,
+  checkSteps,
+  gridScale,
+  loadClassifier,
+  requireDiffusionModel,
+  requireSchedule,
+  throwIfCancelled,
+  announceTrainedModel,
+} from '../diffusion/op-support';
 import { writeSampleGrid } from '../diffusion/png-grid';
-import { REWARDS, computeRewards, summarize, type RewardClassifier } from '../diffusion/rewards';
+import { computeRewards, summarize, type RewardClassifier } from '../diffusion/rewards';
 import {
   modelNoiseFn,
   sampleImages,
   toUnitRange,
-  transitionLogProb,
   type NoiseFn,
   type SampleChain,
 } from '../diffusion/samplers';
-import { modelStats } from '../models/stats';
-import { readCheckpoint, writeCheckpoint, type EpochRecord, type LoopState } from '../train/checkpoint';
-import { clipByGlobalNorm, readWeights, trainableVariables, writeWeights } from '../train/loop';
-import { OPTIMIZER_NAMES, createOptimizer, type NamedArrays } from '../train/optimizers';
-import { Rng, mixSeed, permutation } from '../train/rng';
-import { SCHEDULE_NAMES, learningRateAt } from '../train/schedules';
-import {
-  atNode,
-  checkSteps,
-  loadClassifier,
-  readSamplerParams,
-  requireDiffusionModel,
-  requireSchedule,
-  throwIfCancelled,
-} from './diffusion';
+import { trainableVariables } from '../train/loop';
+import { mixSeed } from '../train/rng';
 import { MODEL_DIR, requireInput } from './model';
 
-export const DDPO_ALGORITHMS = ['ddpo-is', 'ddpo-sf'] as const;
-export const ADVANTAGE_NORMALIZATIONS = ['batch', 'per-class', 'none'] as const;
-export const DDPO_HISTORY_FILE = 'ddpo-history.json';
+// Importers of the op (tests, the benchmark) find its parts here.
+export { ADVANTAGE_NORMALIZATIONS, DDPO_ALGORITHMS } from '../diffusion/ddpo-params';
+export { computeAdvantages, concatChains } from '../diffusion/ddpo-advantages';
+export { DDPO_HISTORY_FILE, type DdpoEpoch } from '../diffusion/ddpo-epochs';
 
 const SALT_SAMPLING = 0x4444_504f;
-const SALT_TRAIN_ORDER = 0x5452_4f44;
-
-/** Per-epoch figures. */
-export interface DdpoEpoch {
-  epoch: number;
-  rewardMean: number;
-  rewardStd: number;
-  rewardMin: number;
-  rewardMax: number;
-  loss: number;
-  approxKl: number;
-  clipFraction: number;
-  klToBase: number | null;
-  weightDrift: number;
-  learningRate: number;
-  seconds: number;
-  rewardByClass?: Record<string, number>;
-}
-
-/**
- * Advantages from rewards: normalised over the batch, per conditioning class (classes with fewer
- * than two samples fall back to the batch statistics) or not at all; then clipped to ±clip.
- */
-export function computeAdvantages(
-  rewards: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  mode: (typeof ADVANTAGE_NORMALIZATIONS)[number],
-  clip: number,
-): Float32Array {
-  const n = rewards.length;
-  const out = new Float32Array(n);
-  const all = summarize(rewards);
-  const groups = new Map<number, number[]>();
-  for (let i = 0; i < n; i++) {
-    const key = mode === 'per-class' ? labels[i]! : 0;
-    groups.set(key, [...(groups.get(key) ?? []), i]);
-  }
-  for (const rows of groups.values()) {
-    const stats = rows.length >= 2 ? summarize(rows.map((i) => rewards[i]!)) : all;
-    for (const i of rows) {
-      const value = mode === 'none' ? rewards[i]! : (rewards[i]! - stats.mean) / (stats.std + 1e-8);
-      out[i] = Math.max(-clip, Math.min(clip, value));
-    }
-  }
-  return out;
-}
-
-/** Concatenates chains sampled in batches (same plan) into one. */
-export function concatChains(chains: SampleChain[]): SampleChain {
-  const first = chains[0]!;
-  const join32 = (parts: Float32Array[]): Float32Array => {
-    const out = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
-  };
-  return {
-    plan: first.plan,
-    labels: Int32Array.from(chains.flatMap((chain) => Array.from(chain.labels))),
-    latents: first.latents.map((_, i) => join32(chains.map((chain) => chain.latents[i]!))),
-    logProbs: first.logProbs.map((_, i) => join32(chains.map((chain) => chain.logProbs[i]!))),
-  };
-}
 
 /** `diffusion.ddpo`: see the file comment. */
 export const diffusionDdpoOp = atNode(ddpo);
 
 async function ddpo(ctx: OpContext): Promise<OpSummary> {
-  const reader = new ParamReader(ctx.params, ctx.nodeId);
-  const reward = reader.choice('reward', REWARDS, 'compressibility');
-  const targetClass = reader.integer('targetClass', 0, { min: 0, max: 100_000 });
-  const algorithm = reader.choice('algorithm', DDPO_ALGORITHMS, 'ddpo-is');
-  const epochs = reader.integer('epochs', 20, { min: 1, max: 100_000 });
-  const samplesPerEpoch = reader.integer('samplesPerEpoch', 32, { min: 2, max: 100_000 });
-  const trainBatchSize = reader.integer('trainBatchSize', 16, { min: 1, max: 100_000 });
-  const innerEpochs = reader.integer('innerEpochs', 1, { min: 1, max: 100 });
-  const promptClasses = reader.integers('promptClasses', [-1], { min: -1, max: 100_000 });
-  const clipRange = reader.number('clipRange', 1e-4, { above: 0, max: 10 });
-  const advantageClip = reader.number('advantageClip', 5, { above: 0, max: 1e6 });
-  const advantageNormalization = reader.choice('advantageNormalization', ADVANTAGE_NORMALIZATIONS, 'batch');
-  const timestepFraction = reader.number('timestepFraction', 1, { above: 0, max: 1 });
-  const method = reader.choice('method', ['lora', 'full'] as const, 'lora');
-  const loraRank = reader.integer('loraRank', 4, { min: 1, max: 1024 });
-  const loraAlpha = reader.number('loraAlpha', 4, { above: 0, max: 1e6 });
-  const loraTargets = reader.choice('loraTargets', LORA_TARGETS, 'all');
-  const optimizerName = reader.choice('optimizer', OPTIMIZER_NAMES, 'adam');
-  const learningRate = reader.number('learningRate', 3e-4, { min: 0, max: 10 });
-  const beta1 = reader.number('beta1', 0.9, { min: 0, max: 1 });
-  const beta2 = reader.number('beta2', 0.999, { min: 0, max: 1 });
-  const lionBeta2 = reader.number('lionBeta2', 0.99, { min: 0, max: 1 });
-  const momentum = reader.number('momentum', 0.9, { min: 0, max: 1 });
-  const weightDecay = reader.number('weightDecay', 0, { min: 0, max: 1 });
-  const lrSchedule = reader.choice('schedule', SCHEDULE_NAMES, 'constant');
-  const warmupSteps = reader.integer('warmupSteps', 0, { min: 0 });
-  const minLearningRate = reader.number('minLearningRate', 0, { min: 0, max: 10 });
-  const stepEvery = reader.integer('stepEvery', 0, { min: 0 });
-  const stepGamma = reader.number('stepGamma', 0.1, { min: 0, max: 1 });
-  const gradientClip = reader.number('gradientClip', 1, { min: 0, max: 1e6 });
-  const sampleEvery = reader.integer('sampleEvery', 1, { min: 0, max: 100_000 });
-  const reportKl = reader.boolean('reportKl', true);
-  const sampler = readSamplerParams(
-    reader,
-    { method: 'ddim', steps: 20, eta: 1, guidanceScale: 1, clipDenoised: true },
-    { method: 'sampler', steps: 'sampleSteps' },
-  );
-  reader.done();
-  if (sampler.method === 'ddim' && sampler.eta === 0) {
-    throw new DistilleryError(
-      'PARAM_OUT_OF_RANGE',
-      `Node "${ctx.nodeId}": DDPO needs stochastic steps: eta must be > 0 with the DDIM sampler, got 0`,
-      {
-        nodeId: ctx.nodeId,
-        param: 'eta',
-        expected: '> 0 (the paper uses 1)',
-        received: 0,
-      },
-    );
-  }
+  const params = readDdpoParams(ctx);
+  const { reward, targetClass, algorithm, epochs, samplesPerEpoch, trainBatchSize, innerEpochs } = params;
+  const { promptClasses, clipRange, advantageClip, advantageNormalization, method } = params;
+  const { loraRank, loraAlpha, loraTargets, learningRate, sampleEvery, reportKl, sampler } = params;
 
   const loaded = await requireDiffusionModel(ctx);
   const { model, spec, meta } = loaded;
@@ -188,16 +83,11 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
   let reference: Awaited<ReturnType<typeof loadDiffusionModel>> | undefined;
   let adapters: LoraAdapters | undefined;
   let initial: tf.Tensor[] = [];
-  const optimizer = createOptimizer({
-    name: optimizerName,
-    momentum,
-    beta1,
-    beta2: optimizerName === 'lion' ? lionBeta2 : beta2,
-    weightDecay,
-  });
+  const optimizer = createDdpoOptimizer(params);
   try {
     const schedule = requireSchedule(ctx, loaded);
     checkSteps(ctx, sampler.steps, schedule, 'sampleSteps');
+    const loraConfig = { rank: loraRank, alpha: loraAlpha, targets: loraTargets };
     if (reward === 'classifier') {
       classifier = await loadClassifier(ctx, 'reward_model', true);
       if (targetClass >= classifier!.numClasses) {
@@ -235,14 +125,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
     let trainable = trainableVariables(model);
     let referenceNoise: NoiseFn | undefined;
     if (method === 'lora') {
-      const lora = LoraAdapters.create(
-        model,
-        { rank: loraRank, alpha: loraAlpha, targets: loraTargets },
-        ctx.seed,
-      );
-      adapters = lora;
-      policy = (x, t, labels) => lora.withAdapters(() => base(x, t, labels));
-      trainable = lora.variables;
+      ({ adapters, noise: policy, trainable } = attachLora(model, base, loraConfig, ctx.seed));
       if (reportKl) referenceNoise = base;
     } else {
       initial = trainable.map((v) => v.clone());
@@ -287,17 +170,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
     let globalStep = 0;
     const history: DdpoEpoch[] = [];
     if (ctx.resumeFrom) {
-      const checkpoint = readCheckpoint(ctx.resumeFrom);
-      writeWeights(model, checkpoint.weights, `${ctx.resumeFrom}/weights.json`);
-      optimizer.load(checkpoint.optimizer);
-      if (adapters) adapters.load(checkpoint.extra ?? {}, `${ctx.resumeFrom}/extra.json`);
-      const stored = checkpoint.extra?.['ddpo/history'];
-      if (stored)
-        history.push(
-          ...(JSON.parse(new TextDecoder().decode(Uint8Array.from(stored.values))) as DdpoEpoch[]),
-        );
-      startEpoch = checkpoint.loop.epoch;
-      globalStep = checkpoint.loop.globalStep;
+      ({ startEpoch, globalStep } = resumeDdpo(ctx.resumeFrom, model, optimizer, adapters, history));
       ctx.log(`Resumed from ${ctx.resumeFrom}: epoch ${startEpoch + 1} of ${epochs}`);
     }
 
@@ -314,35 +187,14 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
 
     let lastCheckpointEpoch = startEpoch;
     const saveCheckpoint = (epochsDone: number): void => {
-      const loop: LoopState = {
-        format: 1,
-        seed: ctx.seed,
-        epoch: epochsDone,
-        batchInEpoch: 0,
+      writeDdpoCheckpoint(ctx, model, optimizer, adapters, {
+        history,
+        epochsDone,
         globalStep,
         totalSteps,
         stepsPerEpoch,
-        accumulator: { lossSum: 0, examples: 0, correct: 0, scored: 0, batches: 0 },
-        earlyStopping: { best: null, bestEpoch: 0, badEpochs: 0, stopped: false, bestWeights: null },
-        history: history.map((h): EpochRecord => ({
-          epoch: h.epoch,
-          loss: h.loss,
-          learningRate: h.learningRate,
-        })),
-      };
-      const historyBytes = new TextEncoder().encode(JSON.stringify(history));
-      const extra: NamedArrays = {
-        ...(adapters?.state() ?? {}),
-        'ddpo/history': { shape: [historyBytes.length], values: Int32Array.from(historyBytes) },
-      };
-      const path = writeCheckpoint(ctx.taskDir, globalStep, {
-        weights: readWeights(model),
-        optimizer: optimizer.state(),
-        loop,
-        extra,
       });
       lastCheckpointEpoch = epochsDone;
-      ctx.checkpoint(path, globalStep);
     };
     const stopIfCancelled = (epochsDone: number): void => {
       if (!ctx.signal.aborted) return;
@@ -354,7 +206,6 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
     const units = samplingBatches + stepsPerEpoch;
     for (let epoch = startEpoch; epoch < epochs; epoch++) {
       const began = performance.now();
-      const at = { step: epoch + 1, epoch: epoch + 1 };
       // 1. Sample chains with the current policy.
       const chains: SampleChain[] = [];
       const rewards = new Float32Array(samplesPerEpoch);
@@ -393,99 +244,30 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
           gridImages,
           gridCount,
           shape,
-          { scale: spec.imageSize <= 32 ? 3 : 1, columns: 8 },
+          { scale: gridScale(spec.imageSize), columns: 8 },
         );
         ctx.sample(path, epoch + 1);
       }
 
       // 2. Policy-gradient updates on the recorded transitions.
-      const stochastic = chain.plan.map((step, i) => (step.stochastic ? i : -1)).filter((i) => i >= 0);
-      const trainSteps = Math.max(1, Math.round(stochastic.length * timestepFraction));
-      let lossSum = 0;
-      let klSum = 0;
-      let clipSum = 0;
-      let terms = 0;
-      let learningRateUsed = learningRate;
-      for (let inner = 0; inner < innerEpochs; inner++) {
-        const order = permutation(minibatches, mixSeed(ctx.seed, SALT_TRAIN_ORDER, epoch, inner));
-        for (let m = 0; m < minibatches; m++) {
-          const first = order[m]! * trainBatchSize;
-          const rows = Array.from(
-            { length: Math.min(samplesPerEpoch, first + trainBatchSize) - first },
-            (_, i) => first + i,
-          );
-          const rng = new Rng(mixSeed(ctx.seed, SALT_TRAIN_ORDER, epoch, inner, m));
-          const steps =
-            trainSteps >= stochastic.length
-              ? stochastic
-              : [...permutation(stochastic.length, rng.nextUint32())]
-                  .slice(0, trainSteps)
-                  .map((i) => stochastic[i]!);
-          const oldLogProbs = steps.map((j) => tf.tensor1d(rows.map((r) => chain.logProbs[j]![r]!)));
-          const advantage = tf.tensor1d(rows.map((r) => advantages[r]!));
-          let sums: tf.Tensor[] | undefined;
-          steps.forEach((j, k) => {
-            const { grads, loss, approxKl, clipped } = tf.tidy(() => {
-              let logRatio: tf.Tensor | undefined;
-              const { value, grads: named } = tf.variableGrads(() => {
-                const logp = transitionLogProb(policy, spec, schedule, sampler, chain, j, rows);
-                // variableGrads tidies the forward pass; keep the log-ratio for the statistics.
-                logRatio = tf.keep(tf.sub(logp, oldLogProbs[k]!));
-                if (algorithm === 'ddpo-sf') return tf.mean(tf.mul(tf.neg(advantage), logp));
-                const ratio = tf.exp(logRatio);
-                const unclipped = tf.mul(tf.neg(advantage), ratio);
-                const clippedLoss = tf.mul(
-                  tf.neg(advantage),
-                  tf.clipByValue(ratio, 1 - clipRange, 1 + clipRange),
-                );
-                return tf.mean(tf.maximum(unclipped, clippedLoss));
-              }, trainable);
-              const list = trainable.map((v) => named[v.name] ?? tf.zerosLike(v));
-              const ratio = logRatio!;
-              const statistics = {
-                grads: list,
-                loss: value.dataSync()[0]!,
-                approxKl: tf.mean(tf.square(ratio)).dataSync()[0]! / 2,
-                clipped: tf
-                  .mean(tf.cast(tf.greater(tf.abs(tf.sub(tf.exp(ratio), 1)), clipRange), 'float32'))
-                  .dataSync()[0]!,
-              };
-              ratio.dispose();
-              return statistics;
-            });
-            if (sums) {
-              const previous = sums;
-              sums = previous.map((s, i) => tf.add(s, grads[i]!));
-              tf.dispose([...previous, ...grads]);
-            } else {
-              sums = grads;
-            }
-            lossSum += loss;
-            klSum += approxKl;
-            clipSum += clipped;
-            terms += 1;
-          });
-          tf.dispose([...oldLogProbs, advantage]);
-          learningRateUsed = learningRateAt(globalStep, totalSteps, {
-            name: lrSchedule,
-            learningRate,
-            minLearningRate,
-            warmupSteps,
-            stepEvery: stepEvery > 0 ? stepEvery : stepsPerEpoch,
-            stepGamma,
-          });
-          const mean = tf.tidy(() => {
-            const averaged = sums!.map((s) => tf.div(s, steps.length));
-            return gradientClip > 0 ? clipByGlobalNorm(averaged, gradientClip) : averaged;
-          });
-          tf.dispose(sums);
-          optimizer.apply(trainable, mean, learningRateUsed);
-          tf.dispose(mean);
-          globalStep += 1;
-          ctx.progress(epoch * units + samplingBatches + inner * minibatches + m + 1, epochs * units);
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      }
+      const updated = await updatePolicy({
+        params,
+        seed: ctx.seed,
+        epoch,
+        globalStep,
+        minibatches,
+        stepsPerEpoch,
+        totalSteps,
+        policy,
+        spec,
+        schedule,
+        chain,
+        advantages,
+        trainable,
+        optimizer,
+        onStep: (stepsDone) => ctx.progress(epoch * units + samplingBatches + stepsDone, epochs * units),
+      });
+      globalStep = updated.globalStep;
 
       const record: DdpoEpoch = {
         epoch: epoch + 1,
@@ -493,40 +275,16 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
         rewardStd: stats.std,
         rewardMin: stats.min,
         rewardMax: stats.max,
-        loss: lossSum / Math.max(1, terms),
-        approxKl: klSum / Math.max(1, terms),
-        clipFraction: clipSum / Math.max(1, terms),
+        loss: updated.loss,
+        approxKl: updated.approxKl,
+        clipFraction: updated.clipFraction,
         klToBase: referenceNoise ? summarize(kl).mean : null,
         weightDrift: weightDrift(),
-        learningRate: learningRateUsed,
+        learningRate: updated.learningRate,
         seconds: (performance.now() - began) / 1000,
       };
-      ctx.metric('reward_mean', record.rewardMean, at);
-      ctx.metric('reward_std', record.rewardStd, at);
-      ctx.metric('reward_min', record.rewardMin, at);
-      ctx.metric('reward_max', record.rewardMax, at);
-      ctx.metric('loss', record.loss, at);
-      ctx.metric('approx_kl', record.approxKl, at);
-      ctx.metric('clip_fraction', record.clipFraction, at);
-      if (record.klToBase !== null) ctx.metric('kl_to_base', record.klToBase, at);
-      ctx.metric('weight_drift', record.weightDrift, at);
-      ctx.metric('lr', record.learningRate, at);
-      ctx.metric('seconds_per_epoch', record.seconds, at);
-      if (distinctClasses.length > 1) {
-        record.rewardByClass = {};
-        for (const c of distinctClasses) {
-          const values = Array.from(rewards).filter((_, i) => chain.labels[i] === c);
-          const mean = summarize(values).mean;
-          record.rewardByClass[String(c)] = mean;
-          ctx.metric(`reward_mean_class_${c < 0 ? 'null' : c}`, mean, at);
-        }
-      }
+      reportEpoch(ctx, record, epochs, rewards, chain.labels, distinctClasses);
       history.push(record);
-      ctx.log(
-        `epoch ${epoch + 1}/${epochs}: reward ${stats.mean.toFixed(4)} ± ${stats.std.toFixed(4)} [${stats.min.toFixed(4)}, ${stats.max.toFixed(4)}], ` +
-          `loss ${record.loss.toExponential(2)}, approx KL ${record.approxKl.toExponential(2)}, clipped ${(100 * record.clipFraction).toFixed(0)}%, ` +
-          `${record.klToBase !== null ? `KL to base ${record.klToBase.toExponential(2)}, ` : ''}drift ${record.weightDrift.toExponential(2)} (${record.seconds.toFixed(1)} s)`,
-      );
       saveCheckpoint(epoch + 1);
       stopIfCancelled(epoch + 1);
     }
@@ -556,10 +314,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
       finalImages,
       gridCount,
       shape,
-      {
-        scale: spec.imageSize <= 32 ? 3 : 1,
-        columns: 8,
-      },
+      { scale: gridScale(spec.imageSize), columns: 8 },
     );
     ctx.sample(finalGrid, epochs);
 
@@ -598,13 +353,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
     await saveDiffusionModel(model, outDir, outMeta);
     writeFileSync(join(ctx.taskDir, DDPO_HISTORY_FILE), JSON.stringify({ description, history }, null, 2));
     const finalStats = summarize(finalRewards);
-    ctx.artifact('model', 'model', outDir, {
-      ...modelStats(model),
-      kind: 'diffusion',
-      architecture: meta.architecture,
-      inputShape: meta.inputShape,
-      numClasses: meta.numClasses,
-      trained: true,
+    announceTrainedModel(ctx, outDir, model, meta, {
       description,
       metrics: {
         reward_mean: finalStats.mean,
@@ -613,18 +362,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
       },
       trainableParams,
       trainableFraction: trainableParams / baseParams,
-      ...(adaptersDir
-        ? {
-            lora: {
-              rank: loraRank,
-              alpha: loraAlpha,
-              targets: loraTargets,
-              adapterParams: trainableParams,
-              adaptersDir,
-              merged: true,
-            },
-          }
-        : {}),
+      ...(adaptersDir ? { lora: { config: loraConfig, adaptersDir } } : {}),
     });
     ctx.flush();
     return {

@@ -14,6 +14,7 @@ import { DistilleryError, errors } from '../../base/errors';
 import { getExporter } from '../../export/exporter';
 import type { Op, OpContext } from '../context';
 import { exampleSize, readDataset, readDatasetManifest, toFloat, type SplitName } from '../data/dataset-file';
+import { requireSplit } from '../compress/op-support';
 import { modelSparseSizeBytes } from '../compress/sparse-size';
 import { readStoredWidths } from '../compress/quantization';
 import { loadModel } from '../models/model-file';
@@ -123,20 +124,7 @@ export const evaluateOp: Op = async (ctx) => {
   } catch (error) {
     throw nodeError(ctx.nodeId, error);
   }
-  if (!manifest.splits[params.split]) {
-    const available = Object.keys(manifest.splits);
-    throw new DistilleryError(
-      'INCOMPATIBLE_INPUTS',
-      `Node "${ctx.nodeId}": the dataset has no "${params.split}" split (it has ${available.join(', ') || 'none'})`,
-      {
-        nodeId: ctx.nodeId,
-        port: 'dataset',
-        param: 'split',
-        expected: `a "${params.split}" split`,
-        received: available,
-      },
-    );
-  }
+  requireSplit(ctx.nodeId, manifest, params.split);
 
   let loaded;
   try {

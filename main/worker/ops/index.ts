@@ -3,17 +3,15 @@ import { DistilleryError } from '../../base/errors';
 import type { Op } from '../context';
 import { datasetCsvOp, datasetIdxOp, datasetImageFolderOp, datasetMnistOp } from './dataset';
 import { diffusionDdpoOp } from './ddpo';
-import {
-  diffusionEvaluateOp,
-  diffusionFinetuneOp,
-  diffusionSampleOp,
-  diffusionTrainOp,
-  modelUnetOp,
-} from './diffusion';
+import { diffusionEvaluateOp } from './diffusion-evaluate';
+import { diffusionFinetuneOp } from './diffusion-finetune';
+import { diffusionSampleOp } from './diffusion-sample';
+import { diffusionTrainOp } from './diffusion-train';
 import { distillOp } from './distill';
 import { evaluateOp } from './evaluate';
 import { exportOp } from './export';
 import { modelCnnOp, modelMlpOp } from './model';
+import { modelUnetOp } from './model-unet';
 import { pruneOp } from './prune';
 import { quantizeOp } from './quantize';
 import { trainOp } from './train';

@@ -28,16 +28,14 @@ import {
   layerSparsity,
   magnitudeMasks,
   MaskTensors,
-  nmMask,
   overallSparsity,
   prunableWeights,
   readValues,
-  supportsNm,
   type AgpSchedule,
-  type LayerSparsity,
   type PrunableWeight,
   type PruneScope,
 } from '../compress/masks';
+import { initialMasks, masksFromState, masksToState, reportSparsity } from '../compress/mask-schedule';
 import {
   accuracyOf,
   checkFitsDataset,
@@ -55,7 +53,6 @@ import { saveModel, type ModelMeta } from '../models/model-file';
 import { modelStats } from '../models/stats';
 import { sparseCrossEntropyLoss } from '../train/classifier-loss';
 import { runTrainingLoop, type LoopResult } from '../train/loop';
-import type { NamedArrays } from '../train/optimizers';
 import { describeLayers, MODEL_DIR } from './model';
 import { readParams } from './train';
 
@@ -98,9 +95,6 @@ export const PRUNE_DEFAULTS: PruneParams = {
 
 /** Examples scored for accuracy before / right after pruning when there is no validation split. */
 const EVALUATION_LIMIT = 2000;
-/** Fraction of the fine-tuning steps AGP ramps over when `rampSteps` is 0. */
-const DEFAULT_RAMP_FRACTION = 0.75;
-
 function choiceOf<T extends string>(
   raw: Record<string, unknown>,
   name: string,
@@ -223,32 +217,6 @@ export const pruneOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
   }
 };
 
-const MASK_STATE_PREFIX = 'prune/mask/';
-
-function masksToState(masks: readonly Uint8Array[], weights: readonly PrunableWeight[]): NamedArrays {
-  const state: NamedArrays = {};
-  masks.forEach((mask, i) => {
-    state[`${MASK_STATE_PREFIX}${i}`] = { shape: weights[i]!.shape, values: Float32Array.from(mask) };
-  });
-  return state;
-}
-
-function masksFromState(arrays: NamedArrays, count: number): Uint8Array[] | undefined {
-  const masks: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const saved = arrays[`${MASK_STATE_PREFIX}${i}`];
-    if (!saved) return undefined;
-    masks.push(Uint8Array.from(saved.values));
-  }
-  return masks;
-}
-
-function reportSparsity(ctx: OpContext, layers: LayerSparsity[], step: number, epoch?: number): number {
-  const sparsity = overallSparsity(layers);
-  ctx.metric('sparsity', sparsity, epoch === undefined ? { step } : { step, epoch });
-  return sparsity;
-}
-
 async function prune(ctx: OpContext): Promise<OpSummary> {
   const train = readParams(
     { ...ctx.params, epochs: Math.max(1, Number(ctx.params.epochs ?? 1) || 1) },
@@ -324,44 +292,9 @@ async function prune(ctx: OpContext): Promise<OpSummary> {
           },
         );
       }
-      const values = readValues(weights);
-      if (params.method === 'n:m') {
-        masks = weights.map((weight, i) => {
-          if (supportsNm(weight.shape, params.m)) return nmMask(values[i]!, weight.shape, params.n, params.m);
-          ctx.log(
-            `${weight.layer}: ${weight.shape.slice(0, -1).reduce((a, b) => a * b, 1)} inputs is not a multiple of M = ${params.m}; left dense`,
-            'warn',
-          );
-          return new Uint8Array(weight.size).fill(1);
-        });
-      } else if (params.pruningSchedule === 'one-shot') {
-        masks = magnitudeMasks(values, params.sparsity, params.scope);
-      } else {
-        const rampSteps =
-          params.rampSteps > 0
-            ? params.rampSteps
-            : Math.max(1, Math.floor((totalSteps - params.startStep) * DEFAULT_RAMP_FRACTION));
-        agp = {
-          initialSparsity: params.initialSparsity,
-          finalSparsity: params.sparsity,
-          startStep: params.startStep,
-          rampSteps,
-          pruneEvery: params.pruneEvery,
-        };
-        if (params.startStep + rampSteps > totalSteps) {
-          ctx.log(
-            `AGP ramp ends at step ${params.startStep + rampSteps}, after the last fine-tuning step ${totalSteps}: the final sparsity is forced at the end`,
-            'warn',
-          );
-        }
-        masks =
-          params.startStep === 0
-            ? magnitudeMasks(values, params.initialSparsity, params.scope)
-            : weights.map((weight) => new Uint8Array(weight.size).fill(1));
-        ctx.log(
-          `AGP: ${params.initialSparsity} → ${params.sparsity} from step ${params.startStep} over ${rampSteps} steps, pruning every ${params.pruneEvery}; ${totalSteps} fine-tuning steps`,
-        );
-      }
+      const initial = initialMasks(ctx, params, weights, readValues(weights), totalSteps);
+      masks = initial.masks;
+      agp = initial.agp;
       applyMasks(weights, masks);
       reportSparsity(ctx, layerSparsity(weights), 0);
     }

@@ -8,13 +8,14 @@
  * `size_bytes`, `compression_ratio`, `max_weight_error`, `mean_abs_weight_error`.
  */
 import { join } from 'node:path';
-import { DistilleryError, errors } from '../../base/errors';
+import { errors } from '../../base/errors';
 import {
   accuracyOf,
   checkFitsDataset,
   loadClassifier,
   modelInputShape,
   placeOpError,
+  requireSplit,
 } from '../compress/op-support';
 import {
   QUANTIZATION_DTYPES,
@@ -71,20 +72,7 @@ async function quantize(ctx: OpContext): Promise<OpSummary> {
   const modelRef = requireInput(ctx, 'model', 'model');
   const datasetDir = requireInput(ctx, 'dataset', 'dataset').path;
   const manifest = readDatasetManifest(datasetDir);
-  if (!manifest.splits[params.split]) {
-    const available = Object.keys(manifest.splits);
-    throw new DistilleryError(
-      'INCOMPATIBLE_INPUTS',
-      `Node "${ctx.nodeId}": the dataset has no "${params.split}" split (it has ${available.join(', ') || 'none'})`,
-      {
-        nodeId: ctx.nodeId,
-        port: 'dataset',
-        param: 'split',
-        expected: `a "${params.split}" split`,
-        received: available,
-      },
-    );
-  }
+  requireSplit(ctx.nodeId, manifest, params.split);
   const split = readDataset(datasetDir, [params.split]).splits[params.split]!;
 
   const float = await loadClassifier(ctx, 'model');

@@ -8,8 +8,8 @@
  * validation split, or else the last `validationSplit` of the training split.
  */
 import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import { DistilleryError, errors } from '../../base/errors';
+import { modelInputShape, trainingLoopConfig, trainingOptimizer } from '../compress/op-support';
 import type { Op, OpContext, OpSummary } from '../context';
 import { readDataset, type SplitData } from '../data/dataset-file';
 import { carveValidation } from '../data/splits';
@@ -17,7 +17,7 @@ import { loadModel, saveModel, type ModelMeta } from '../models/model-file';
 import { modelStats } from '../models/stats';
 import { sparseCrossEntropyLoss } from '../train/classifier-loss';
 import { MONITORS, runTrainingLoop, type Monitor } from '../train/loop';
-import { OPTIMIZER_NAMES, createOptimizer, type OptimizerName } from '../train/optimizers';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../train/optimizers';
 import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules';
 import { MODEL_DIR, nodeError, requireInput } from './model';
 
@@ -163,14 +163,6 @@ function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Shape of one example as the model takes it: the model's own input shape when fully known. */
-function modelInputShape(model: tf.LayersModel, fallback: number[]): number[] {
-  const shape = model.inputs[0]?.shape.slice(1);
-  if (shape && shape.length > 0 && shape.every((d): d is number => typeof d === 'number' && d > 0))
-    return shape;
-  return fallback;
-}
-
 function incompatible(nodeId: string, message: string, expected: string, received: unknown): DistilleryError {
   return new DistilleryError('INCOMPATIBLE_INPUTS', `Node "${nodeId}": ${message}`, {
     nodeId,
@@ -213,14 +205,7 @@ async function train(ctx: OpContext): Promise<OpSummary> {
   }
 
   const { model, meta } = await loadModel(modelDir);
-  const optimizer = createOptimizer({
-    name: params.optimizer,
-    momentum: params.momentum,
-    beta1: params.beta1,
-    beta2: params.optimizer === 'lion' ? params.lionBeta2 : params.beta2,
-    epsilon: params.epsilon,
-    weightDecay: params.weightDecay,
-  });
+  const optimizer = trainingOptimizer(params);
   try {
     const inputShape = modelInputShape(model, manifest.inputShape);
     if (product(inputShape) !== product(manifest.inputShape)) {
@@ -253,28 +238,7 @@ async function train(ctx: OpContext): Promise<OpSummary> {
       inputShape,
       lossFn: sparseCrossEntropyLoss(model),
       optimizer,
-      config: {
-        epochs: params.epochs,
-        batchSize: params.batchSize,
-        shuffle: params.shuffle,
-        schedule: {
-          name: params.schedule,
-          learningRate: params.learningRate,
-          minLearningRate: params.minLearningRate,
-          warmupSteps: params.warmupSteps,
-          stepEvery: params.stepEvery > 0 ? params.stepEvery : stepsPerEpoch,
-          stepGamma: params.stepGamma,
-        },
-        gradientClip: params.gradientClip,
-        checkpointEvery: params.checkpointEvery,
-        earlyStopping: {
-          enabled: params.earlyStopping,
-          monitor: params.monitor,
-          patience: params.patience,
-          minDelta: params.minDelta,
-          restoreBest: params.restoreBest,
-        },
-      },
+      config: trainingLoopConfig(params, stepsPerEpoch),
     });
 
     const final = result.final;

@@ -18,52 +18,37 @@ import * as tf from '@tensorflow/tfjs';
 import { DistilleryError, errors } from '../../base/errors';
 import type { OpContext } from '../context';
 import type { SplitData } from '../data/dataset-file';
+import { countCorrect, evaluateSplit, gatherBatch, toLossOutput, type LossFn } from './batches';
 import {
   readCheckpoint,
   writeCheckpoint,
-  type EarlyStoppingState,
   type EpochAccumulator,
   type EpochRecord,
   type LoopState,
 } from './checkpoint';
-import type { NamedArrays, Optimizer, OptimizerState } from './optimizers';
+import {
+  effectiveMonitor,
+  initialEarlyStopping,
+  updateEarlyStopping,
+  type EarlyStoppingConfig,
+  type Monitor,
+} from './early-stopping';
+import type { NamedArrays, Optimizer } from './optimizers';
 import { SALT_EPOCH_ORDER, SALT_STEP, mixSeed, permutation, withSeededMathRandom } from './rng';
 import { learningRateAt, type ScheduleConfig } from './schedules';
+import {
+  checkOptimizerState,
+  clipByGlobalNorm,
+  readWeights,
+  trainableVariables,
+  writeWeights,
+} from './weights';
 
+// The loop's building blocks, re-exported for the ops that import them from here.
+export type { LossFn, LossOutput } from './batches';
 export type { EpochRecord, LoopState } from './checkpoint';
-
-export interface LossOutput {
-  /** Mean loss over the batch. */
-  loss: tf.Scalar;
-  /** Class scores [batch, classes] (logits or probabilities): the loop counts argmax == y. */
-  scores?: tf.Tensor;
-}
-
-/**
- * The loss of one batch. `y` is the batch's int32 labels [batch]. Called inside the loop's
- * gradient tape and tf.tidy: create tensors freely, do not dispose the ones returned.
- */
-export type LossFn = (
-  model: tf.LayersModel,
-  x: tf.Tensor,
-  y: tf.Tensor,
-  training: boolean,
-) => tf.Scalar | LossOutput;
-
-export type Monitor = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
-
-export const MONITORS: readonly Monitor[] = ['val_loss', 'val_accuracy', 'loss', 'accuracy'];
-
-export interface EarlyStoppingConfig {
-  /** Stop after `patience` epochs in a row without improvement. */
-  enabled: boolean;
-  monitor: Monitor;
-  patience: number;
-  /** An improvement must exceed this (absolute) amount. */
-  minDelta: number;
-  /** At the end, put back the weights of the best epoch (also without `enabled`). */
-  restoreBest: boolean;
-}
+export { MONITORS, type EarlyStoppingConfig, type Monitor } from './early-stopping';
+export { clipByGlobalNorm, globalNorm, readWeights, trainableVariables, writeWeights } from './weights';
 
 export interface LoopConfig {
   epochs: number;
@@ -138,157 +123,13 @@ export interface LoopResult {
   resumedFromStep: number | null;
 }
 
-/** The trainable weights of a model as the tf.Variables the gradient tape tracks. */
-export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
-  // LayerVariable.read() is typed as Tensor but returns its backing tf.Variable (tfjs-layers
-  // variables.js: `read() { return this.val; }`), which is what variableGrads needs.
-  return model.trainableWeights.map((weight) => weight.read() as tf.Variable);
-}
-
-/** √Σ‖g‖² over all gradients, as a scalar tensor. */
-export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
-}
-
-/** Scales all gradients by min(1, maxNorm / globalNorm) (Pascanu et al.); new tensors. */
-export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): tf.Tensor[] {
-  return tf.tidy(() => {
-    const norm = globalNorm(grads);
-    const scale = tf.div(maxNorm, tf.maximum(norm, maxNorm));
-    return grads.map((g) => tf.mul(g, scale));
-  });
-}
-
-/** Every model weight (trainable or not), copied, keyed by position. */
-export function readWeights(model: tf.LayersModel): NamedArrays {
-  const arrays: NamedArrays = {};
-  model.weights.forEach((weight, i) => {
-    const value = weight.read();
-    const data = value.dataSync();
-    arrays[String(i)] = {
-      shape: [...value.shape],
-      values: data instanceof Int32Array ? Int32Array.from(data) : Float32Array.from(data as Float32Array),
-    };
-  });
-  return arrays;
-}
-
-/** Puts weights read by `readWeights` back; `file` names the source in errors. */
-export function writeWeights(model: tf.LayersModel, arrays: NamedArrays, file: string): void {
-  const weights = model.weights;
-  const count = Object.keys(arrays).length;
-  if (count !== weights.length) {
-    throw new DistilleryError(
-      'CHECKPOINT_INVALID',
-      `Checkpoint file ${file}: ${count} weights, model has ${weights.length}`,
-      {
-        file,
-        expected: `${weights.length} weights`,
-        received: count,
-      },
-    );
-  }
-  const checked = weights.map((weight, i) => {
-    const array = arrays[String(i)];
-    const shape = weight.read().shape;
-    if (!array || !tf.util.arraysEqual(array.shape, shape)) {
-      throw new DistilleryError(
-        'CHECKPOINT_INVALID',
-        `Checkpoint file ${file}: weight ${i} (${weight.originalName}) has the wrong shape`,
-        {
-          file,
-          expected: `[${shape.join(', ')}]`,
-          received: array ? `[${array.shape.join(', ')}]` : 'nothing',
-        },
-      );
-    }
-    return { array, dtype: weight.dtype };
-  });
-  const tensors = checked.map(({ array, dtype }) => tf.tensor(array.values, array.shape, dtype));
-  model.setWeights(tensors);
-  tf.dispose(tensors);
-}
-
-function checkOptimizerState(
-  state: OptimizerState,
-  optimizer: Optimizer,
-  trainable: tf.Variable[],
-  file: string,
-): void {
-  const fail = (expected: string, received: unknown): never => {
-    throw new DistilleryError(
-      'CHECKPOINT_INVALID',
-      `Checkpoint file ${file}: optimiser state does not fit this run`,
-      {
-        file,
-        expected,
-        received,
-      },
-    );
-  };
-  if (state.name !== optimizer.name) fail(`state of ${optimizer.name}`, state.name);
-  for (const [key, array] of Object.entries(state.slots)) {
-    const index = Number(key.slice(key.lastIndexOf('/') + 1));
-    const variable = trainable[index];
-    if (!variable) fail(`slots for ${trainable.length} variables`, key);
-    else if (!tf.util.arraysEqual(variable.shape, array.shape))
-      fail(`[${variable.shape.join(', ')}] for ${key}`, array.shape);
-  }
-}
-
 function emptyAccumulator(): EpochAccumulator {
   return { lossSum: 0, examples: 0, correct: 0, scored: 0, batches: 0 };
-}
-
-function initialEarlyStopping(): EarlyStoppingState {
-  return { best: null, bestEpoch: 0, badEpochs: 0, stopped: false, bestWeights: null };
-}
-
-function toLossOutput(result: tf.Scalar | LossOutput): LossOutput {
-  return result instanceof tf.Tensor ? { loss: result } : result;
-}
-
-/** Number of rows whose argmax equals the label, as an int32 scalar. */
-function countCorrect(scores: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() =>
-    tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(scores, -1), tf.cast(y, 'int32')), 'int32')),
-  );
-}
-
-/** Examples `indices[start..end)` as a float batch (uint8 images scaled by 1/255) and labels. */
-function gatherBatch(
-  split: SplitData,
-  indices: ArrayLike<number> | null,
-  start: number,
-  end: number,
-  size: number,
-): { x: Float32Array; y: Int32Array } {
-  const n = end - start;
-  const x = new Float32Array(n * size);
-  const y = new Int32Array(n);
-  const bytes = split.x instanceof Uint8Array;
-  for (let i = 0; i < n; i++) {
-    const from = indices ? indices[start + i]! : start + i;
-    const row = split.x.subarray(from * size, (from + 1) * size);
-    if (bytes) {
-      const offset = i * size;
-      for (let j = 0; j < size; j++) x[offset + j] = row[j]! / 255;
-    } else {
-      x.set(row, i * size);
-    }
-    y[i] = split.y[from]!;
-  }
-  return { x, y };
 }
 
 function yieldToEventLoop(): Promise<void> {
   // Lets the worker's IPC handler run, so a cancel message can abort ctx.signal between steps.
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function isBetter(monitor: Monitor, value: number, best: number | null, minDelta: number): boolean {
-  if (best === null) return true;
-  return monitor.endsWith('loss') ? value < best - minDelta : value > best + minDelta;
 }
 
 /** Runs (or resumes, when `ctx.resumeFrom` is set) the training loop. */
@@ -323,14 +164,9 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
     }
   }
 
-  let monitor = config.earlyStopping.monitor;
-  if (monitor.startsWith('val_') && !validation) {
-    const fallback: Monitor = monitor === 'val_loss' ? 'loss' : 'accuracy';
-    if (config.earlyStopping.enabled || config.earlyStopping.restoreBest) {
-      ctx.log(`No validation data: monitoring ${fallback} instead of ${monitor}`, 'warn');
-    }
-    monitor = fallback;
-  }
+  const monitor = effectiveMonitor(config.earlyStopping, validation !== undefined, (message) =>
+    ctx.log(message, 'warn'),
+  );
 
   let state: LoopState = {
     format: 1,
@@ -396,32 +232,6 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
     throw errors.cancelled(ctx.taskId);
   };
 
-  const evaluate = (split: SplitData): { loss: number; accuracy?: number } => {
-    const evalBatch = Math.max(1, config.evaluationBatchSize ?? 256);
-    let lossSum = 0;
-    let correct = 0;
-    let scored = 0;
-    for (let start = 0; start < split.count; start += evalBatch) {
-      const end = Math.min(split.count, start + evalBatch);
-      const batch = gatherBatch(split, null, start, end, size);
-      const [loss, right] = tf.tidy(() => {
-        const x = tf.tensor(batch.x, [end - start, ...inputShape]);
-        const y = tf.tensor1d(batch.y, 'int32');
-        const out = toLossOutput(evaluateFn(model, x, y, false));
-        return [out.loss, out.scores ? countCorrect(out.scores, y) : undefined] as const;
-      });
-      lossSum += loss.dataSync()[0]! * (end - start);
-      if (right) {
-        correct += right.dataSync()[0]!;
-        scored += end - start;
-      }
-      tf.dispose([loss, right]);
-    }
-    const result: { loss: number; accuracy?: number } = { loss: lossSum / Math.max(1, split.count) };
-    if (scored > 0) result.accuracy = correct / scored;
-    return result;
-  };
-
   /** One optimiser step on examples order[start..end); returns the loss and correct count. */
   const step = (
     order: Uint32Array | null,
@@ -459,7 +269,13 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
     const record: EpochRecord = { epoch, loss: acc.lossSum / Math.max(1, acc.examples), learningRate };
     if (acc.scored > 0) record.accuracy = acc.correct / acc.scored;
     if (validation && validation.count > 0) {
-      const result = evaluate(validation);
+      const result = evaluateSplit(
+        model,
+        evaluateFn,
+        validation,
+        inputShape,
+        Math.max(1, config.evaluationBatchSize ?? 256),
+      );
       record.val_loss = result.loss;
       if (result.accuracy !== undefined) record.val_accuracy = result.accuracy;
     }
@@ -470,22 +286,12 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
     if (record.val_accuracy !== undefined) ctx.metric('val_accuracy', record.val_accuracy, at);
 
     const early = state.earlyStopping;
-    const value = record[monitor];
-    if (typeof value === 'number' && Number.isFinite(value)) {
-      if (isBetter(monitor, value, early.best, config.earlyStopping.minDelta)) {
-        early.best = value;
-        early.bestEpoch = epoch;
-        early.badEpochs = 0;
-        if (config.earlyStopping.restoreBest) bestWeights = readWeights(model);
-      } else {
-        early.badEpochs += 1;
-        if (config.earlyStopping.enabled && early.badEpochs >= config.earlyStopping.patience) {
-          early.stopped = true;
-          ctx.log(
-            `Early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${early.bestEpoch}`,
-          );
-        }
-      }
+    const outcome = updateEarlyStopping(early, config.earlyStopping, monitor, record);
+    if (outcome === 'improved' && config.earlyStopping.restoreBest) bestWeights = readWeights(model);
+    if (outcome === 'stopped') {
+      ctx.log(
+        `Early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${early.bestEpoch}`,
+      );
     }
     return record;
   };

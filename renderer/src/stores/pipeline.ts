@@ -1,13 +1,16 @@
 /**
  * The document being edited. Every edit goes through `apply(change)` (the pure change union in
  * pipeline/changes.ts); undo/redo are stacks of inverse changes; the dirty marker compares with the
- * last saved text; the working copy is autosaved to localStorage; and every change is validated
- * by main (`pipelines.validate`, debounced) so the issues panel and inspector show every problem.
+ * last saved text; the working copy is autosaved to localStorage (composables/working-copy.ts); and
+ * every change is validated by main (`pipelines.validate`, debounced; composables/live-validation.ts)
+ * so the issues panel and inspector show every problem.
  */
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, type ShallowRef } from 'vue';
 import type { NodeSpecInfo, PipelineDoc, PipelineEdge, ValidationIssue } from '../../../preload/contract';
-import { errorMessage, useClient } from '../api';
+import { useClient } from '../api';
+import { useLiveValidation } from '../composables/live-validation';
+import { readWorkingCopy, useAutosave } from '../composables/working-copy';
 import {
   applyChange,
   ChangeError,
@@ -28,12 +31,10 @@ import {
   type ConnectionRequest,
 } from '../pipeline/graph';
 import { useCatalogStore } from './catalog';
-import { browserStorage } from './storage';
 
-export const WORKING_COPY_KEY = 'distillery.workingCopy';
+export { VALIDATION_DELAY_MS } from '../composables/live-validation';
+export { AUTOSAVE_DELAY_MS, WORKING_COPY_KEY } from '../composables/working-copy';
 export const HISTORY_LIMIT = 200;
-export const VALIDATION_DELAY_MS = 250;
-export const AUTOSAVE_DELAY_MS = 400;
 /** Edits of the same param within this window merge into one undo step (typing a number). */
 export const COALESCE_MS = 1200;
 
@@ -44,12 +45,6 @@ export interface HistoryEntry {
   /** Entries with the same key, made within COALESCE_MS, merge. */
   key?: string;
   time: number;
-}
-
-interface WorkingCopy {
-  doc: PipelineDoc;
-  filePath: string | null;
-  savedText: string;
 }
 
 /** Canonical text of a document, used for the dirty marker and downloads. */
@@ -66,9 +61,15 @@ export const usePipelineStore = defineStore('pipeline', () => {
   const savedText = ref(docText(doc.value));
   const undoStack = shallowRef<HistoryEntry[]>([]);
   const redoStack = shallowRef<HistoryEntry[]>([]);
-  const issues = shallowRef<ValidationIssue[]>([]);
-  const validating = ref(false);
-  const validationError = ref<string | null>(null);
+  const validation = useLiveValidation(client, () => doc.value);
+  const { issues, validating, validationError, validateNow, settled } = validation;
+  const scheduleValidation = validation.schedule;
+  const autosave = useAutosave(() => ({
+    doc: doc.value,
+    filePath: filePath.value,
+    savedText: savedText.value,
+  }));
+  const scheduleAutosave = autosave.schedule;
   /** Selected node ids (mirrors the canvas selection; the inspector shows the single one). */
   const selection = shallowRef<string[]>([]);
   /** Selected links (Delete removes them with the selected nodes). */
@@ -77,11 +78,6 @@ export const usePipelineStore = defineStore('pipeline', () => {
   const focus = ref<{ nodeId: string; param?: string; nonce: number } | null>(null);
   const clipboard = shallowRef<Clip | null>(null);
   let pasteCount = 0;
-
-  let validationTimer: ReturnType<typeof setTimeout> | undefined;
-  let validationSeq = 0;
-  let validationPending: Promise<void> | null = null;
-  let autosaveTimer: ReturnType<typeof setTimeout> | undefined;
 
   const dirty = computed(() => docText(doc.value) !== savedText.value);
   const canUndo = computed(() => undoStack.value.length > 0);
@@ -142,30 +138,23 @@ export const usePipelineStore = defineStore('pipeline', () => {
     return true;
   }
 
-  function undo(): boolean {
-    const entry = undoStack.value.at(-1);
+  /** Applies the inverse of the top entry of `from` and pushes its own inverse onto `to`. */
+  function replay(from: ShallowRef<HistoryEntry[]>, to: ShallowRef<HistoryEntry[]>): boolean {
+    const entry = from.value.at(-1);
     if (!entry) return false;
     const applied = applyChange(doc.value, entry.inverse);
-    undoStack.value = undoStack.value.slice(0, -1);
-    redoStack.value = [
-      ...redoStack.value,
-      { ...entry, change: entry.inverse, inverse: applied.inverse, key: undefined },
-    ];
+    from.value = from.value.slice(0, -1);
+    to.value = [...to.value, { ...entry, change: entry.inverse, inverse: applied.inverse, key: undefined }];
     setDoc(applied.doc);
     return true;
   }
 
+  function undo(): boolean {
+    return replay(undoStack, redoStack);
+  }
+
   function redo(): boolean {
-    const entry = redoStack.value.at(-1);
-    if (!entry) return false;
-    const applied = applyChange(doc.value, entry.inverse);
-    redoStack.value = redoStack.value.slice(0, -1);
-    undoStack.value = [
-      ...undoStack.value,
-      { ...entry, change: entry.inverse, inverse: applied.inverse, key: undefined },
-    ];
-    setDoc(applied.doc);
-    return true;
+    return replay(redoStack, undoStack);
   }
 
   function setDoc(next: PipelineDoc): void {
@@ -347,86 +336,21 @@ export const usePipelineStore = defineStore('pipeline', () => {
     scheduleAutosave();
   }
 
-  function scheduleAutosave(): void {
-    const storage = browserStorage();
-    if (!storage) return;
-    if (autosaveTimer) clearTimeout(autosaveTimer);
-    autosaveTimer = setTimeout(() => {
-      autosaveTimer = undefined;
-      const copy: WorkingCopy = { doc: doc.value, filePath: filePath.value, savedText: savedText.value };
-      try {
-        storage.setItem(WORKING_COPY_KEY, JSON.stringify(copy));
-      } catch (error) {
-        console.warn('Autosave failed', error);
-      }
-    }, AUTOSAVE_DELAY_MS);
-  }
-
   /** Restores the autosaved working copy, if any; returns whether one was found. */
   function restoreWorkingCopy(): boolean {
-    const raw = browserStorage()?.getItem(WORKING_COPY_KEY);
-    if (!raw) return false;
-    try {
-      const copy = JSON.parse(raw) as WorkingCopy;
-      if (
-        !copy?.doc ||
-        copy.doc.format !== 1 ||
-        !Array.isArray(copy.doc.nodes) ||
-        !Array.isArray(copy.doc.edges)
-      )
-        return false;
-      doc.value = copy.doc;
-      filePath.value = copy.filePath ?? null;
-      savedText.value = typeof copy.savedText === 'string' ? copy.savedText : '';
-      undoStack.value = [];
-      redoStack.value = [];
-      scheduleValidation(0);
-      return true;
-    } catch {
-      return false;
-    }
+    const copy = readWorkingCopy();
+    if (!copy) return false;
+    doc.value = copy.doc;
+    filePath.value = copy.filePath;
+    savedText.value = copy.savedText;
+    undoStack.value = [];
+    redoStack.value = [];
+    scheduleValidation(0);
+    return true;
   }
 
   // ----------------------------------------------------------------------------------------------
-  // Live validation
-
-  function scheduleValidation(delay = VALIDATION_DELAY_MS): void {
-    if (validationTimer) clearTimeout(validationTimer);
-    validating.value = true;
-    validationPending ??= new Promise<void>((resolve) => {
-      resolveValidation = resolve;
-    });
-    validationTimer = setTimeout(() => {
-      validationTimer = undefined;
-      void validateNow();
-    }, delay);
-  }
-  let resolveValidation: (() => void) | undefined;
-
-  async function validateNow(): Promise<void> {
-    const seq = ++validationSeq;
-    const target = doc.value;
-    try {
-      const found = await client.request('pipelines.validate', { doc: target });
-      if (seq !== validationSeq) return;
-      issues.value = found;
-      validationError.value = null;
-    } catch (error) {
-      if (seq !== validationSeq) return;
-      validationError.value = errorMessage(error);
-    }
-    if (validationTimer) return;
-    validating.value = false;
-    const resolve = resolveValidation;
-    resolveValidation = undefined;
-    validationPending = null;
-    resolve?.();
-  }
-
-  /** Resolves once the latest document has been validated. */
-  async function settled(): Promise<void> {
-    if (validationPending) await validationPending;
-  }
+  // Issues and edges, per node
 
   /** Issues of one param of one node (inline errors in the inspector). */
   function issuesFor(nodeId: string, param?: string): ValidationIssue[] {
@@ -442,10 +366,8 @@ export const usePipelineStore = defineStore('pipeline', () => {
   }
 
   function dispose(): void {
-    if (validationTimer) clearTimeout(validationTimer);
-    if (autosaveTimer) clearTimeout(autosaveTimer);
-    validationTimer = undefined;
-    autosaveTimer = undefined;
+    validation.dispose();
+    autosave.dispose();
   }
 
   return {
