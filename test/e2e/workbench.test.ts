@@ -331,5 +331,5 @@ describe('workbench in serve mode', () => {
     expect(await page.getByTestId('export-where').textContent()).toBe(exportDir);
 
     expect(pageErrors).toEqual([]);
-  });
+  }, 300_000);
 });
