@@ -10,7 +10,15 @@ import { createApp, type DistilleryApp } from './app/app';
 import { resolveDataDir } from './app/paths';
 import { productVersion } from './export/exporter';
 import { createHandlers, exportModel } from './api/handlers';
-import { lineageTree, modelDetail, modelsTable, runDetail, runsTable } from './cli/format';
+import {
+  lineageTree,
+  modelDetail,
+  modelsTable,
+  nodeDetail,
+  nodeTable,
+  runDetail,
+  runsTable,
+} from './cli/format';
 import { RunProgress } from './cli/progress';
 import { createDefaultCatalog } from './nodes/index';
 import { migrate, parseJson } from './pipeline/pipeline-file';
@@ -19,6 +27,7 @@ import { validatePipeline } from './pipeline/validate';
 const USAGE = `distillery ${'<command>'} [options]
 
 Pipelines
+  nodes [TYPE]                      node types with their ports and params (one type in full)
   validate FILE                     check a *.distillery.json file; lists every issue
   run FILE [--force]                run a pipeline (progress per task; Ctrl+C cancels and checkpoints)
   runs list                         recent runs
@@ -112,6 +121,18 @@ function validateCommand(file: string, flags: Flags): number {
   return issues.length === 0 ? EXIT.ok : EXIT.usage;
 }
 
+function nodesCommand(type: string | undefined, flags: Flags): number {
+  const specs = createDefaultCatalog().list();
+  if (!type) {
+    print(flags, specs, () => nodeTable(specs));
+    return EXIT.ok;
+  }
+  const spec = specs.find((candidate) => candidate.type === type);
+  if (!spec) throw new UsageError(`unknown node type "${type}"; see "distillery nodes"`);
+  print(flags, spec, () => nodeDetail(spec));
+  return EXIT.ok;
+}
+
 async function followRun(app: DistilleryApp, runId: string, flags: Flags): Promise<number> {
   const progress = flags.json ? undefined : new RunProgress(app.runner, runId, process.stderr);
   progress?.seed(app.runs.getRun(runId));
@@ -159,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
     return command || flags.help ? EXIT.ok : EXIT.usage;
   }
   if (command === 'validate') return validateCommand(need(positionals, 1, 'FILE'), flags);
+  if (command === 'nodes') return nodesCommand(sub, flags);
   if (command === 'serve') {
     const { serveCommand } = await import('./serve/serve-command');
     return serveCommand(openApp(flags), { port: flags.port, host: flags.host });

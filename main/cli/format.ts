@@ -1,5 +1,12 @@
 /** Plain-text tables and human-readable numbers for the CLI. */
-import type { LineageGraph, ModelVersionInfo, RunInfo, TaskInfo } from '../../preload/contract';
+import type {
+  LineageGraph,
+  ModelVersionInfo,
+  NodeSpecInfo,
+  ParamSpecInfo,
+  RunInfo,
+  TaskInfo,
+} from '../../preload/contract';
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((header, i) =>
@@ -160,5 +167,62 @@ export function lineageTree(graph: LineageGraph): string {
   lines.push(`● ${label(graph.root)}`);
   up(graph.root, 1, new Set([graph.root]));
   down(graph.root, 1, new Set([graph.root]));
+  return lines.join('\n');
+}
+
+export function nodeTable(specs: NodeSpecInfo[]): string {
+  const ports = (map: NodeSpecInfo['inputs']) =>
+    Object.entries(map)
+      .map(([name, port]) => `${name}:${port.type}`)
+      .join(', ') || '—';
+  return table(
+    ['TYPE', 'CATEGORY', 'INPUTS', 'OUTPUTS', 'TITLE'],
+    specs.map((spec) => [spec.type, spec.category, ports(spec.inputs), ports(spec.outputs), spec.title]),
+  );
+}
+
+function paramRange(spec: ParamSpecInfo): string {
+  switch (spec.kind) {
+    case 'number':
+    case 'integer':
+    case 'list':
+      return [
+        spec.min !== undefined ? `min ${spec.min}` : '',
+        spec.max !== undefined ? `max ${spec.max}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
+    case 'choice':
+      return spec.choices.join(' | ');
+    default:
+      return '';
+  }
+}
+
+export function nodeDetail(spec: NodeSpecInfo): string {
+  const lines = [`${spec.type} (v${spec.version}, ${spec.category}) — ${spec.title}`, `  ${spec.help}`, ''];
+  for (const [side, ports] of [
+    ['inputs', spec.inputs],
+    ['outputs', spec.outputs],
+  ] as const) {
+    for (const [name, port] of Object.entries(ports)) {
+      lines.push(
+        `  ${side === 'inputs' ? 'in ' : 'out'} ${name}: ${port.type}${port.optional ? ' (optional)' : ''}`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push(
+    table(
+      ['PARAM', 'KIND', 'DEFAULT', 'RANGE', 'HELP'],
+      Object.entries(spec.params).map(([name, param]) => [
+        name,
+        param.kind === 'list' ? `list of ${param.of}` : param.kind,
+        JSON.stringify(param.default),
+        paramRange(param),
+        param.help ?? '',
+      ]),
+    ),
+  );
   return lines.join('\n');
 }

@@ -226,6 +226,24 @@ describe('distillery CLI', () => {
     expect(resumed.json.tasks.find((t) => t.nodeId === 'fit')).toMatchObject({ status: 'done', attempt: 2 });
   }, 240_000);
 
+  it('lists node types and shows one in full', async () => {
+    const { json: specs } = await cliJson<Array<{ type: string }>>(['nodes'], dataDir);
+    expect(specs.map((spec) => spec.type)).toEqual(
+      expect.arrayContaining(['dataset.mnist', 'train', 'distill', 'diffusion.ddpo']),
+    );
+    const { json: train } = await cliJson<{ params: Record<string, { kind: string; choices?: string[] }> }>(
+      ['nodes', 'train'],
+      dataDir,
+    );
+    expect(train.params.schedule).toMatchObject({
+      kind: 'choice',
+      choices: ['constant', 'step', 'cosine', 'warmup-cosine', 'one-cycle', 'rex'],
+    });
+    const unknown = await runCli(['nodes', 'model.transformer'], { dataDir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown node type "model.transformer"');
+  });
+
   it('lists and shows runs, and collects garbage', async () => {
     const { json: runs } = await cliJson<RunInfo[]>(['runs', 'list'], dataDir);
     expect(runs.length).toBe(5);
