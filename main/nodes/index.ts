@@ -5,6 +5,7 @@ import { datasetImageFolderNode } from './dataset-image-folder';
 import { datasetMnistNode } from './dataset-mnist';
 import { diffusionDdpoNode } from './diffusion-ddpo';
 import { diffusionEvaluateNode } from './diffusion-evaluate';
+import { diffusionExportNode } from './diffusion-export';
 import { diffusionFinetuneNode } from './diffusion-finetune';
 import { diffusionSampleNode } from './diffusion-sample';
 import { diffusionTrainNode } from './diffusion-train';
@@ -40,6 +41,7 @@ export const BUILTIN_NODES = [
   diffusionSampleNode,
   evaluateNode,
   diffusionEvaluateNode,
+  diffusionExportNode,
   exportNode,
 ];
 

@@ -55,6 +55,25 @@ function diffusionDoc(): PipelineDoc {
   };
 }
 
+describe('diffusion.export', () => {
+  it('takes a diffusion model and refuses a classifier', () => {
+    const doc = diffusionDoc();
+    doc.nodes.push({ id: 'out', type: 'diffusion.export', params: { outDir: '/tmp/unet-export' } });
+    doc.edges.push({ from: 'ddpo.model', to: 'out.model' });
+    expect(validatePipeline(doc, catalog).issues).toEqual([]);
+    doc.edges[doc.edges.length - 1] = { from: 'clf-fit.model', to: 'out.model' };
+    // The refused edge leaves the input unconnected, which is reported too.
+    const issues = validatePipeline(doc, catalog).issues;
+    expect(issues.map((issue) => issue.code)).toEqual(['PORT_TYPE_MISMATCH', 'MISSING_INPUT']);
+    expect(issues[0]).toMatchObject({
+      nodeId: 'out',
+      port: 'model',
+      expected: 'diffusion-model',
+      received: 'model',
+    });
+  });
+});
+
 describe('diffusion node types', () => {
   it('are in the catalog with their ports and categories', () => {
     const listed = catalog.list();
