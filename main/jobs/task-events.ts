@@ -103,6 +103,7 @@ export class TaskEventRecorder {
       }
       case 'progress': {
         const progress = { done: event.done, total: event.total, etaSeconds: event.etaSeconds };
+        // Workers send a few progress reports a second; the record is rewritten at most twice.
         const last = this.lastProgressWrite.get(task.id) ?? 0;
         if (Date.now() - last > 500 || event.done >= event.total) {
           this.store.updateTask(task.id, { progress });

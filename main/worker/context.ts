@@ -38,6 +38,7 @@ export type Op = (ctx: OpContext) => Promise<OpSummary>;
 
 const FLUSH_INTERVAL_MS = 200;
 const FLUSH_POINTS = 500;
+const PROGRESS_INTERVAL_MS = 200;
 
 /**
  * The worker-side OpContext. Metrics are appended to `metrics.jsonl` at once (so a crash loses
@@ -56,6 +57,7 @@ export class WorkerOpContext implements OpContext {
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   private progressBase: { done: number; time: number } | undefined;
+  private lastProgressSent: number | undefined;
   private readonly metricsPath: string;
 
   constructor(
@@ -100,6 +102,11 @@ export class WorkerOpContext implements OpContext {
     // ETA from the rate since the first progress report of this attempt (a resumed task starts
     // mid-way, so the rate must not count work done by the earlier attempt).
     if (!this.progressBase) this.progressBase = { done, time: now };
+    // Ops report every step (hundreds per second for small models); the runner, the store and every
+    // client need a few updates a second, plus the first and the last.
+    const first = this.lastProgressSent === undefined;
+    if (!first && done < total && now - this.lastProgressSent! < PROGRESS_INTERVAL_MS) return;
+    this.lastProgressSent = now;
     const doneHere = done - this.progressBase.done;
     const elapsed = (now - this.progressBase.time) / 1000;
     const etaSeconds = doneHere > 0 && elapsed > 0 ? ((total - done) * elapsed) / doneHere : null;
