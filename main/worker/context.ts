@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   METRICS_FILE,
@@ -58,7 +58,8 @@ export class WorkerOpContext implements OpContext {
   private readonly startedAt = Date.now();
   private progressBase: { done: number; time: number } | undefined;
   private lastProgressSent: number | undefined;
-  private readonly metricsPath: string;
+  /** metrics.jsonl, open for appending for the task's lifetime (the process exits after it). */
+  private readonly metricsFile: number;
 
   constructor(
     request: StartRequest,
@@ -73,7 +74,7 @@ export class WorkerOpContext implements OpContext {
     this.inputs = request.inputs;
     this.resumeFrom = request.resumeFrom;
     mkdirSync(this.taskDir, { recursive: true });
-    this.metricsPath = join(this.taskDir, METRICS_FILE);
+    this.metricsFile = openSync(join(this.taskDir, METRICS_FILE), 'a');
   }
 
   get signal(): AbortSignal {
@@ -87,7 +88,8 @@ export class WorkerOpContext implements OpContext {
   metric(name: string, value: number, at: { step: number; epoch?: number }): void {
     const point: MetricPoint = { step: at.step, name, value, time: Date.now() };
     if (at.epoch !== undefined) point.epoch = at.epoch;
-    appendFileSync(this.metricsPath, JSON.stringify(point) + '\n');
+    // Written through at once (no buffering in this process), so a crash loses nothing sent.
+    writeSync(this.metricsFile, JSON.stringify(point) + '\n');
     this.pending.push(point);
     if (this.pending.length >= FLUSH_POINTS) {
       this.flush();
