@@ -1,9 +1,13 @@
 import type { IDisposable } from './lifecycle';
+import { onUnexpectedError } from './unexpected-error';
 
 /** A subscription function: call it with a listener, dispose the result to unsubscribe. */
 export type Event<T> = (listener: (value: T) => void) => IDisposable;
 
-/** Fires values to its listeners; a listener that throws does not stop the others. */
+/**
+ * Fires values to its listeners; a listener that throws does not stop the others, and its error
+ * goes to `onUnexpectedError` rather than to the code that fired (which did nothing wrong).
+ */
 export class Emitter<T> implements IDisposable {
   private listeners: Array<(value: T) => void> = [];
   private disposed = false;
@@ -22,14 +26,14 @@ export class Emitter<T> implements IDisposable {
     return this.listeners.length;
   }
 
+  /** Calls every listener with `value`, in subscription order, including after one throws. */
   fire(value: T): void {
     for (const listener of [...this.listeners]) {
       try {
         listener(value);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        // Rethrowing (even in a microtask) would be an uncaught exception that ends the process.
+        onUnexpectedError(error);
       }
     }
   }

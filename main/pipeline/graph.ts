@@ -1,23 +1,19 @@
 /** Small pure helpers over pipeline documents. */
 import type { PipelineDoc, PipelineEdge } from '../../preload/contract';
+import { parseEndpoint, type Endpoint } from '../../preload/graph-rules';
 
-export const NODE_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-
-export interface Endpoint {
-  nodeId: string;
-  port: string;
-}
-
-/** Splits `"node.port"`; returns undefined when the string is not of that shape. */
-export function parseEndpoint(value: string): Endpoint | undefined {
-  const dot = value.indexOf('.');
-  if (dot <= 0 || dot !== value.lastIndexOf('.') || dot === value.length - 1) return undefined;
-  return { nodeId: value.slice(0, dot), port: value.slice(dot + 1) };
-}
-
-export function formatEndpoint(endpoint: Endpoint): string {
-  return `${endpoint.nodeId}.${endpoint.port}`;
-}
+// The rules shared with the editor are declared once in preload/graph-rules.ts; re-exported here so
+// engine code keeps importing its graph helpers from one place.
+export {
+  describeNodeIdRule,
+  formatEndpoint,
+  isNodeId,
+  NODE_ID_MAX_LENGTH,
+  NODE_ID_PATTERN,
+  parseEndpoint,
+  portsCompatible,
+  type Endpoint,
+} from '../../preload/graph-rules';
 
 /** Edges into each node, by input port. */
 export function incomingEdges(doc: Pick<PipelineDoc, 'edges'>): Map<string, Map<string, Endpoint>> {

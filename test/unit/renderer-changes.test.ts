@@ -47,7 +47,6 @@ const SPECS: NodeSpecInfo[] = [
     inputs: {},
     outputs: { dataset: port('dataset') },
     params: {},
-    op: 'x',
   },
   {
     type: 'model.mlp',
@@ -58,7 +57,6 @@ const SPECS: NodeSpecInfo[] = [
     inputs: { dataset: port('dataset') },
     outputs: { model: port('model') },
     params: {},
-    op: 'x',
   },
   {
     type: 'train',
@@ -69,7 +67,6 @@ const SPECS: NodeSpecInfo[] = [
     inputs: { model: port('model'), dataset: port('dataset') },
     outputs: { model: port('model') },
     params: {},
-    op: 'x',
   },
   {
     type: 'evaluate',
@@ -80,7 +77,6 @@ const SPECS: NodeSpecInfo[] = [
     inputs: { model: port('model'), dataset: port('dataset') },
     outputs: {},
     params: {},
-    op: 'x',
   },
 ];
 const specs = (type: string) => SPECS.find((spec) => spec.type === type);

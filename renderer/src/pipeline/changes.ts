@@ -4,6 +4,12 @@
  * the next document (the old one is never mutated) and the change that undoes it.
  */
 import type { PipelineDoc, PipelineEdge, PipelineNode } from '../../../preload/contract';
+import {
+  describeNodeIdRule,
+  formatEndpoint,
+  NODE_ID_PATTERN,
+  parseEndpoint,
+} from '../../../preload/graph-rules';
 
 export interface Position {
   x: number;
@@ -41,7 +47,12 @@ export type PipelineChange =
   | { type: 'batch'; changes: PipelineChange[] };
 
 export type ChangeErrorCode =
-  'NODE_NOT_FOUND' | 'NODE_ID_TAKEN' | 'EDGE_NOT_FOUND' | 'EDGE_EXISTS' | 'NODE_ID_INVALID';
+  | 'NODE_NOT_FOUND'
+  | 'NODE_ID_TAKEN'
+  | 'EDGE_NOT_FOUND'
+  | 'EDGE_EXISTS'
+  | 'NODE_ID_INVALID'
+  | 'EDGE_ENDPOINT_INVALID';
 
 /** A change that cannot apply to this document (a programming error or a stale UI action). */
 export class ChangeError extends Error {
@@ -59,29 +70,39 @@ export interface AppliedChange {
   inverse: PipelineChange;
 }
 
-/** Node ids are used in edge endpoints (`id.port`), so they may not contain dots. */
-export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
 export function edgeKey(edge: PipelineEdge): string {
   return `${edge.from}->${edge.to}`;
 }
 
-/** `"node.port"` → `{nodeId, port}`; the port is everything after the first dot. */
-export function splitEndpoint(endpoint: string): { nodeId: string; port: string } {
-  const dot = endpoint.indexOf('.');
-  return dot < 0
-    ? { nodeId: endpoint, port: '' }
-    : { nodeId: endpoint.slice(0, dot), port: endpoint.slice(dot + 1) };
+/** The node an endpoint names; undefined when it is not `"nodeId.port"` (the engine refuses it). */
+function endpointNode(endpoint: string): string | undefined {
+  return parseEndpoint(endpoint)?.nodeId;
 }
 
+// A malformed endpoint names no node, as in the engine, so removing a node leaves such an edge for
+// validation to report instead of guessing which node it meant.
 function touches(edge: PipelineEdge, ids: Set<string>): boolean {
-  return ids.has(splitEndpoint(edge.from).nodeId) || ids.has(splitEndpoint(edge.to).nodeId);
+  const from = endpointNode(edge.from);
+  const to = endpointNode(edge.to);
+  return (from !== undefined && ids.has(from)) || (to !== undefined && ids.has(to));
 }
 
 function requireNode(doc: PipelineDoc, id: string): number {
   const index = doc.nodes.findIndex((node) => node.id === id);
   if (index < 0) throw new ChangeError('NODE_NOT_FOUND', `No node "${id}" in the pipeline`);
   return index;
+}
+
+function requireNodeId(id: string): void {
+  if (!NODE_ID_PATTERN.test(id))
+    throw new ChangeError('NODE_ID_INVALID', `Node id "${id}" must be ${describeNodeIdRule}`);
+}
+
+function requireEndpoint(doc: PipelineDoc, endpoint: string): void {
+  const nodeId = endpointNode(endpoint);
+  if (nodeId === undefined)
+    throw new ChangeError('EDGE_ENDPOINT_INVALID', `Endpoint "${endpoint}" must be written "nodeId.port"`);
+  requireNode(doc, nodeId);
 }
 
 function insertAt<T>(items: readonly T[], item: T, index: number | undefined): T[] {
@@ -95,11 +116,7 @@ function insertAt<T>(items: readonly T[], item: T, index: number | undefined): T
 export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedChange {
   switch (change.type) {
     case 'addNode': {
-      if (!NODE_ID_PATTERN.test(change.node.id))
-        throw new ChangeError(
-          'NODE_ID_INVALID',
-          `Node id "${change.node.id}" must be letters, digits, - or _`,
-        );
+      requireNodeId(change.node.id);
       if (doc.nodes.some((node) => node.id === change.node.id))
         throw new ChangeError('NODE_ID_TAKEN', `Node id "${change.node.id}" is already used`);
       return {
@@ -174,8 +191,8 @@ export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedCh
       const key = edgeKey(change.edge);
       if (doc.edges.some((edge) => edgeKey(edge) === key))
         throw new ChangeError('EDGE_EXISTS', `${change.edge.from} is already connected to ${change.edge.to}`);
-      requireNode(doc, splitEndpoint(change.edge.from).nodeId);
-      requireNode(doc, splitEndpoint(change.edge.to).nodeId);
+      requireEndpoint(doc, change.edge.from);
+      requireEndpoint(doc, change.edge.to);
       return {
         doc: { ...doc, edges: insertAt(doc.edges, { ...change.edge }, change.index) },
         inverse: { type: 'disconnect', edges: [change.edge] },
@@ -202,13 +219,14 @@ export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedCh
     case 'renameNode': {
       if (change.from === change.to) return { doc, inverse: change };
       const index = requireNode(doc, change.from);
-      if (!NODE_ID_PATTERN.test(change.to))
-        throw new ChangeError('NODE_ID_INVALID', `Node id "${change.to}" must be letters, digits, - or _`);
+      requireNodeId(change.to);
       if (doc.nodes.some((node) => node.id === change.to))
         throw new ChangeError('NODE_ID_TAKEN', `Node id "${change.to}" is already used`);
       const rename = (endpoint: string) => {
-        const { nodeId, port } = splitEndpoint(endpoint);
-        return nodeId === change.from ? `${change.to}.${port}` : endpoint;
+        const parsed = parseEndpoint(endpoint);
+        return parsed?.nodeId === change.from
+          ? formatEndpoint({ nodeId: change.to, port: parsed.port })
+          : endpoint;
       };
       const nodes = [...doc.nodes];
       nodes[index] = { ...nodes[index]!, id: change.to };
@@ -224,6 +242,7 @@ export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedCh
     case 'paste': {
       const taken = new Set(doc.nodes.map((node) => node.id));
       for (const node of change.nodes) {
+        requireNodeId(node.id);
         if (taken.has(node.id))
           throw new ChangeError('NODE_ID_TAKEN', `Node id "${node.id}" is already used`);
         taken.add(node.id);

@@ -9,7 +9,13 @@ import type {
   PipelineNode,
   PortType,
 } from '../../../preload/contract';
-import { splitEndpoint, type PipelineChange } from './changes';
+import {
+  formatEndpoint,
+  NODE_ID_MAX_LENGTH,
+  parseEndpoint,
+  portsCompatible,
+} from '../../../preload/graph-rules';
+import type { PipelineChange } from './changes';
 
 export type SpecLookup = (type: string) => NodeSpecInfo | undefined;
 
@@ -22,11 +28,6 @@ export interface ConnectionRequest {
 
 export type ConnectionCheck =
   { ok: true; edge: PipelineEdge; replaces: PipelineEdge[] } | { ok: false; reason: string };
-
-/** Whether an output of type `from` may feed an input of type `to`. */
-export function portsCompatible(from: PortType, to: PortType): boolean {
-  return from === to;
-}
 
 const PORT_NOUN: Record<PortType, string> = {
   dataset: 'a dataset',
@@ -44,8 +45,10 @@ function title(doc: PipelineDoc, specs: SpecLookup, id: string): string {
 export function reaches(doc: PipelineDoc, from: string, to: string): boolean {
   const next = new Map<string, string[]>();
   for (const edge of doc.edges) {
-    const a = splitEndpoint(edge.from).nodeId;
-    const b = splitEndpoint(edge.to).nodeId;
+    const a = parseEndpoint(edge.from)?.nodeId;
+    const b = parseEndpoint(edge.to)?.nodeId;
+    // A malformed edge links nothing in the engine, so it cannot close a cycle either.
+    if (a === undefined || b === undefined) continue;
     next.set(a, [...(next.get(a) ?? []), b]);
   }
   const seen = new Set<string>();
@@ -91,7 +94,10 @@ export function checkConnection(
   }
   if (reaches(doc, targetNode.id, sourceNode.id))
     return { ok: false, reason: 'That link would create a cycle' };
-  const edge = { from: `${sourceNode.id}.${outPort}`, to: `${targetNode.id}.${inPort}` };
+  const edge = {
+    from: formatEndpoint({ nodeId: sourceNode.id, port: outPort }),
+    to: formatEndpoint({ nodeId: targetNode.id, port: inPort }),
+  };
   if (doc.edges.some((existing) => existing.from === edge.from && existing.to === edge.to))
     return { ok: false, reason: 'Already connected' };
   return { ok: true, edge, replaces: doc.edges.filter((existing) => existing.to === edge.to) };
@@ -109,17 +115,37 @@ export function connectChange(check: Extract<ConnectionCheck, { ok: true }>): Pi
   };
 }
 
-/** `dataset.mnist` → `mnist`, `train` → `train`: a readable stem for node ids. */
-export function idStem(type: string): string {
-  const tail = type.split('.').pop() ?? type;
-  const stem = tail.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
+/**
+ * Turns any text into a valid node id (preload/graph-rules.ts): other characters become "-", a
+ * leading digit gets an "n" in front (`2nd-fit` → `n2nd-fit`), and the result is cut to the
+ * longest id allowed. Empty text gives `node`.
+ */
+export function nodeIdStem(text: string): string {
+  let stem = text.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (/^[0-9]/.test(stem)) stem = `n${stem}`;
+  stem = stem.slice(0, NODE_ID_MAX_LENGTH).replace(/-+$/, '');
   return stem || 'node';
 }
 
-/** A node id not yet used in `taken`: the stem itself, then stem-2, stem-3, … */
+/** `dataset.mnist` → `mnist`, `train` → `train`: a readable stem for node ids. */
+export function idStem(type: string): string {
+  return nodeIdStem(type.split('.').pop() ?? type);
+}
+
+/**
+ * A node id not yet used in `taken`: the stem itself, then stem-2, stem-3, … The stem is made valid
+ * first and cut short where needed so that `stem-N` still fits the id length limit.
+ */
 export function uniqueId(stem: string, taken: ReadonlySet<string>): string {
-  if (!taken.has(stem)) return stem;
-  for (let n = 2; ; n++) if (!taken.has(`${stem}-${n}`)) return `${stem}-${n}`;
+  const base = nodeIdStem(stem);
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) {
+    const suffix = `-${n}`;
+    // The stem starts with a letter or "_", so cutting it never leaves it empty.
+    const head = base.slice(0, NODE_ID_MAX_LENGTH - suffix.length).replace(/-+$/, '');
+    const id = `${head}${suffix}`;
+    if (!taken.has(id)) return id;
+  }
 }
 
 export function newNodeId(doc: PipelineDoc, type: string): string {
@@ -150,10 +176,11 @@ export function copySelection(doc: PipelineDoc, ids: Iterable<string>): Clip {
     kind: 'distillery/nodes',
     nodes: structuredClone(doc.nodes.filter((node) => selected.has(node.id))),
     edges: doc.edges
-      .filter(
-        (edge) =>
-          selected.has(splitEndpoint(edge.from).nodeId) && selected.has(splitEndpoint(edge.to).nodeId),
-      )
+      .filter((edge) => {
+        const from = parseEndpoint(edge.from);
+        const to = parseEndpoint(edge.to);
+        return from !== undefined && to !== undefined && selected.has(from.nodeId) && selected.has(to.nodeId);
+      })
       .map((edge) => ({ ...edge })),
   };
 }
@@ -176,15 +203,20 @@ export function pasteChange(
     const ui = node.ui ?? { x: index * 40, y: index * 40 };
     return { ...structuredClone(node), id, ui: { x: ui.x + offset.x, y: ui.y + offset.y } };
   });
-  const mapEndpoint = (endpoint: string) => {
-    const { nodeId, port } = splitEndpoint(endpoint);
-    return `${rename.get(nodeId) ?? nodeId}.${port}`;
-  };
-  const edges = clip.edges
-    .filter(
-      (edge) => rename.has(splitEndpoint(edge.from).nodeId) && rename.has(splitEndpoint(edge.to).nodeId),
-    )
-    .map((edge) => ({ from: mapEndpoint(edge.from), to: mapEndpoint(edge.to) }));
+  // Only links among the pasted nodes come along; a clip's malformed endpoint names no node, so its
+  // edge is dropped rather than pasted broken.
+  const edges: PipelineEdge[] = [];
+  for (const edge of clip.edges) {
+    const from = parseEndpoint(edge.from);
+    const to = parseEndpoint(edge.to);
+    const fromId = from ? rename.get(from.nodeId) : undefined;
+    const toId = to ? rename.get(to.nodeId) : undefined;
+    if (!from || !to || fromId === undefined || toId === undefined) continue;
+    edges.push({
+      from: formatEndpoint({ nodeId: fromId, port: from.port }),
+      to: formatEndpoint({ nodeId: toId, port: to.port }),
+    });
+  }
   return { type: 'paste', nodes, edges };
 }
 

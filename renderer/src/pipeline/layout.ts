@@ -1,6 +1,6 @@
 /** Positions for nodes that have none: columns by depth in the graph, rows in document order. */
 import type { PipelineEdge, PipelineNode } from '../../../preload/contract';
-import { splitEndpoint } from './changes';
+import { parseEndpoint } from '../../../preload/graph-rules';
 
 export const NODE_WIDTH = 220;
 export const COLUMN_GAP = 80;
@@ -28,7 +28,11 @@ export function autoLayout(
 ): Map<string, { x: number; y: number }> {
   const depth = depths(
     nodes.map((node) => node.id),
-    edges.map((edge) => [splitEndpoint(edge.from).nodeId, splitEndpoint(edge.to).nodeId]),
+    edges.flatMap((edge): Array<[string, string]> => {
+      const from = parseEndpoint(edge.from);
+      const to = parseEndpoint(edge.to);
+      return from && to ? [[from.nodeId, to.nodeId]] : [];
+    }),
   );
   const rows = new Map<number, number>();
   const positions = new Map<string, { x: number; y: number }>();

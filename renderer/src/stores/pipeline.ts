@@ -8,6 +8,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, type ShallowRef } from 'vue';
 import type { NodeSpecInfo, PipelineDoc, PipelineEdge, ValidationIssue } from '../../../preload/contract';
+import { parseEndpoint } from '../../../preload/graph-rules';
 import { useClient } from '../api';
 import { useLiveValidation } from '../composables/live-validation';
 import { readWorkingCopy, useAutosave } from '../composables/working-copy';
@@ -16,7 +17,6 @@ import {
   ChangeError,
   describeChange,
   emptyDoc,
-  splitEndpoint,
   type PipelineChange,
   type Position,
 } from '../pipeline/changes';
@@ -251,10 +251,14 @@ export const usePipelineStore = defineStore('pipeline', () => {
   function deleteSelection(): boolean {
     const ids = selection.value.filter((id) => doc.value.nodes.some((node) => node.id === id));
     const gone = new Set(ids);
+    const isGone = (endpoint: string) => {
+      const nodeId = parseEndpoint(endpoint)?.nodeId;
+      return nodeId !== undefined && gone.has(nodeId);
+    };
     const edges = selectedEdges.value.filter(
       (edge) =>
-        !gone.has(splitEndpoint(edge.from).nodeId) &&
-        !gone.has(splitEndpoint(edge.to).nodeId) &&
+        !isGone(edge.from) &&
+        !isGone(edge.to) &&
         doc.value.edges.some((existing) => existing.from === edge.from && existing.to === edge.to),
     );
     const changes: PipelineChange[] = [];
@@ -361,7 +365,7 @@ export const usePipelineStore = defineStore('pipeline', () => {
   /** Edges touching a node (for "disconnect all" and the inspector's port list). */
   function edgesOf(nodeId: string): PipelineEdge[] {
     return doc.value.edges.filter(
-      (edge) => splitEndpoint(edge.from).nodeId === nodeId || splitEndpoint(edge.to).nodeId === nodeId,
+      (edge) => parseEndpoint(edge.from)?.nodeId === nodeId || parseEndpoint(edge.to)?.nodeId === nodeId,
     );
   }
 
