@@ -18,6 +18,8 @@ export interface WorkerProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for `ready`. */
   readyTimeoutMs?: number;
+  /** Aborting it kills a worker that is still starting: its owner is gone and would not stop it. */
+  signal?: AbortSignal;
 }
 
 export interface WorkerExit {
@@ -96,6 +98,8 @@ export class WorkerProcess extends Disposable {
 
   /** Forks the worker and waits for its `ready` handshake. */
   static async start(options: WorkerProcessOptions): Promise<WorkerProcess> {
+    if (options.signal?.aborted)
+      throw new DistilleryError('WORKER_START_FAILED', 'Worker not started: its owner was disposed');
     const execArgv = options.entry.endsWith('.ts') ? ['--import', tsxLoaderUrl()] : [];
     const child = fork(options.entry, [], {
       execArgv,
@@ -108,6 +112,8 @@ export class WorkerProcess extends Disposable {
       stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL);
     };
     child.stderr?.on('data', collect);
+    const onAbort = () => child.kill('SIGKILL');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const ready = await new Promise<ReadyEvent>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -171,6 +177,9 @@ export class WorkerProcess extends Disposable {
     } catch (error) {
       child.kill('SIGKILL');
       throw error;
+    } finally {
+      // From here the WorkerProcess owns the child; its owner disposes it.
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PipelineDoc, RunInfo, TaskInfo } from '../../preload/contract';
 import { createApp, type DistilleryApp } from '../../main/app/app';
 import { waitFor } from '../../main/base/event';
+import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
 
 function mnistPipeline(
@@ -45,6 +46,7 @@ function task(run: RunInfo, nodeId: string): TaskInfo {
 }
 
 describe('runner with real workers', () => {
+  ensureNoLeaks();
   let tmp: ReturnType<typeof makeTempDir>;
   let app: DistilleryApp;
 
@@ -184,6 +186,15 @@ describe('runner with real workers', () => {
     const onDisk = readFileSync(join(fit.taskDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(onDisk.length).toBeGreaterThanOrEqual(received);
   }, 120_000);
+
+  it('disposing the runner while a worker is still starting leaves no worker running', async () => {
+    // A task's first running status comes just before its worker is forked, long before `ready`.
+    const running = waitFor(app.runner.onDidChangeTask, (t) => t.status === 'running');
+    app.runner.start(mnistPipeline('dispose-early', { epochs: 50 }));
+    await running;
+    app.dispose();
+    // The leak check fails this test if that worker outlives the dispose.
+  }, 60_000);
 
   it('an op error fails the task with its code and place; downstream tasks are skipped', async () => {
     const doc: PipelineDoc = {
