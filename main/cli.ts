@@ -2,14 +2,20 @@
  * `distillery` — the headless front end: validate and run pipelines, inspect runs, manage the
  * model registry, export models, and serve the workbench to a browser. Every listing command
  * takes `--json`.
+ *
+ * Every command that a contract method covers answers through the same api/ handlers as serve and
+ * the desktop app, so the three cannot disagree. Only what the contract has no method for uses the
+ * services directly: following a run to its end with live progress and Ctrl+C (`run`, `resume`),
+ * and `gc`.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { MetricPointInfo, PipelineDoc } from '../preload/contract';
 import { DistilleryError, serializeError } from './base/errors';
 import { createApp, type DistilleryApp } from './app/app';
 import { resolveDataDir } from './app/paths';
-import { productVersion } from './export/exporter';
-import { createHandlers, exportModel } from './api/handlers';
+import { productVersion } from './export/producer';
+import { createDocumentHandlers, createHandlers } from './api/handlers';
 import {
   lineageTree,
   modelDetail,
@@ -21,8 +27,8 @@ import {
 } from './cli/format';
 import { RunProgress } from './cli/progress';
 import { createDefaultCatalog } from './nodes/index';
+import { topologicalOrder } from './pipeline/graph';
 import { migrate, parseJson } from './pipeline/pipeline-file';
-import { validatePipeline } from './pipeline/validate';
 
 const USAGE = `distillery ${'<command>'} [options]
 
@@ -100,8 +106,8 @@ function openApp(flags: Flags): DistilleryApp {
   });
 }
 
-function validateCommand(file: string, flags: Flags): number {
-  const catalog = createDefaultCatalog();
+async function validateCommand(file: string, flags: Flags): Promise<number> {
+  const handlers = createDocumentHandlers(createDefaultCatalog());
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -112,17 +118,30 @@ function validateCommand(file: string, flags: Flags): number {
       { file },
     );
   }
-  const { issues, pipeline } = validatePipeline(migrate(parseJson(text, file)), catalog, file);
+  // Parsed here rather than by `pipelines.load`, which refuses a structurally broken file whole:
+  // `validate` lists every issue of any file that is JSON.
+  const doc = migrate(parseJson(text, file));
+  const issues = await handlers['pipelines.validate']({ doc, file });
   print(flags, { valid: issues.length === 0, issues }, () =>
     issues.length === 0
-      ? `${file}: valid (${pipeline!.nodes.length} nodes: ${pipeline!.nodes.map((n) => n.id).join(' → ')})`
+      ? validSummary(file, doc as PipelineDoc)
       : `${file}: ${issues.length} issue${issues.length === 1 ? '' : 's'}\n${issues.map((i) => `  [${i.code}] ${i.message}${i.pointer !== undefined ? `  (at ${i.pointer || '/'})` : ''}`).join('\n')}`,
   );
   return issues.length === 0 ? EXIT.ok : EXIT.usage;
 }
 
-function nodesCommand(type: string | undefined, flags: Flags): number {
-  const specs = createDefaultCatalog().list();
+/** "FILE: valid (3 nodes: a → b → c)", the nodes in the order they run. */
+function validSummary(file: string, doc: PipelineDoc): string {
+  // A valid document has no cycle, so every node is in the order.
+  const { order } = topologicalOrder(
+    doc.nodes.map((node) => node.id),
+    doc.edges,
+  );
+  return `${file}: valid (${order.length} nodes: ${order.join(' → ')})`;
+}
+
+async function nodesCommand(type: string | undefined, flags: Flags): Promise<number> {
+  const specs = await createDocumentHandlers(createDefaultCatalog())['catalog.list']({});
   if (!type) {
     print(flags, specs, () => nodeTable(specs));
     return EXIT.ok;
@@ -179,6 +198,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command || flags.help ? EXIT.ok : EXIT.usage;
   }
+  // These two need only the catalog: they must not create or migrate a data folder.
   if (command === 'validate') return validateCommand(need(positionals, 1, 'FILE'), flags);
   if (command === 'nodes') return nodesCommand(sub, flags);
   if (command === 'serve') {
@@ -193,36 +213,39 @@ async function main(argv: string[]): Promise<number> {
       case 'run': {
         const file = need(positionals, 1, 'FILE');
         const { doc } = await handlers['pipelines.load']({ path: file });
-        const run = app.runner.start(doc, { force: flags.force, pipelineFile: file });
+        const run = await handlers['runs.start']({ doc, force: flags.force, pipelineFile: file });
         if (!flags.json) process.stderr.write(`Run ${run.id} (${run.name}) — data in ${app.layout.root}\n`);
         return await followRun(app, run.id, flags);
       }
       case 'resume': {
-        const run = app.runner.resume(need(positionals, 1, 'RUN'));
+        const run = await handlers['runs.resume']({ runId: need(positionals, 1, 'RUN') });
         if (!flags.json) process.stderr.write(`Resuming ${run.id}\n`);
         return await followRun(app, run.id, flags);
       }
       case 'cancel': {
-        const run = app.runner.cancel(need(positionals, 1, 'RUN'));
+        const run = await handlers['runs.cancel']({ runId: need(positionals, 1, 'RUN') });
         print(flags, run, () => `Cancel requested for ${run.id} (${run.status})`);
         return EXIT.ok;
       }
       case 'runs': {
         if (sub === 'list') {
-          const runs = app.runs.listRuns(flags.limit ? Number(flags.limit) : 50);
+          const runs = await handlers['runs.list']({ limit: flags.limit ? Number(flags.limit) : 50 });
           print(flags, runs, () => (runs.length ? runsTable(runs) : 'No runs yet.'));
           return EXIT.ok;
         }
         if (sub === 'metrics') {
-          const run = app.runs.getRun(need(positionals, 2, 'RUN'));
+          const run = await handlers['runs.get']({ runId: need(positionals, 2, 'RUN') });
           const tasks = run.tasks.filter((task) => !flags.node || task.nodeId === flags.node);
           if (flags.node && tasks.length === 0)
             throw new UsageError(`run ${run.id} has no node "${flags.node}"`);
-          const rows = tasks.flatMap((task) =>
-            app.runs
-              .getMetrics(task.id, flags.name ? { names: [flags.name] } : {})
-              .map((point) => ({ node: task.nodeId, ...point })),
-          );
+          const rows: Array<{ node: string } & MetricPointInfo> = [];
+          for (const task of tasks) {
+            const points = await handlers['runs.metrics']({
+              taskId: task.id,
+              ...(flags.name ? { names: [flags.name] } : {}),
+            });
+            rows.push(...points.map((point) => ({ node: task.nodeId, ...point })));
+          }
           print(flags, rows, () =>
             [
               'node,step,epoch,name,value,time',
@@ -232,7 +255,7 @@ async function main(argv: string[]): Promise<number> {
           return EXIT.ok;
         }
         if (sub === 'show') {
-          const run = app.runs.getRun(need(positionals, 2, 'RUN'));
+          const run = await handlers['runs.get']({ runId: need(positionals, 2, 'RUN') });
           print(flags, run, () => runDetail(run));
           return EXIT.ok;
         }
@@ -241,31 +264,37 @@ async function main(argv: string[]): Promise<number> {
       case 'models': {
         switch (sub) {
           case 'list': {
-            const models = app.registry.list(flags.name ? { name: flags.name } : {});
+            const models = await handlers['models.list'](flags.name ? { name: flags.name } : {});
             print(flags, models, () => (models.length ? modelsTable(models) : 'The registry is empty.'));
             return EXIT.ok;
           }
           case 'show': {
-            const model = app.registry.resolve(need(positionals, 2, 'REF'));
+            const model = await handlers['models.get']({ ref: need(positionals, 2, 'REF') });
             print(flags, model, () => modelDetail(model));
             return EXIT.ok;
           }
           case 'lineage': {
-            const graph = app.registry.lineage(need(positionals, 2, 'REF'));
+            const graph = await handlers['models.lineage']({ ref: need(positionals, 2, 'REF') });
             print(flags, graph, () => lineageTree(graph));
             return EXIT.ok;
           }
           case 'tag': {
-            const model = app.registry.tag(need(positionals, 2, 'REF'), need(positionals, 3, 'ALIAS'));
+            const model = await handlers['models.tag']({
+              ref: need(positionals, 2, 'REF'),
+              alias: need(positionals, 3, 'ALIAS'),
+            });
             print(flags, model, () => `${model.name}:${model.version} is now @${model.aliases.join(' @')}`);
             return EXIT.ok;
           }
           case 'rm': {
-            const deleted = app.registry.delete(need(positionals, 2, 'REF'), { force: flags.force });
+            const result = await handlers['models.delete']({
+              ref: need(positionals, 2, 'REF'),
+              force: flags.force,
+            });
             print(
               flags,
-              { deleted },
-              () => `Deleted ${deleted.join(', ')} (run "distillery gc" to free the files)`,
+              result,
+              () => `Deleted ${result.deleted.join(', ')} (run "distillery gc" to free the files)`,
             );
             return EXIT.ok;
           }
@@ -276,7 +305,11 @@ async function main(argv: string[]): Promise<number> {
       case 'export': {
         const ref = need(positionals, 1, 'REF');
         if (!flags.out) throw new UsageError('export needs --out DIR');
-        const result = await exportModel(app, ref, flags.format ?? 'tfjs', flags.out);
+        const result = await handlers['models.export']({
+          ref,
+          format: flags.format ?? 'tfjs',
+          outDir: flags.out,
+        });
         print(
           flags,
           result,

@@ -4,7 +4,7 @@
  * contract's answer envelope; `on` for contract events; native dialogs and menu commands, which
  * only the desktop app has. Types only.
  */
-import type { Answer, EventMap, EventName, RequestMap, RequestName } from './contract';
+import type { Answer, EventMap, EventName, RequestName, RequestParams, RequestResult } from './contract';
 
 export type MenuCommand =
   'new' | 'open' | 'save' | 'save-as' | 'run' | 'cancel-run' | 'undo' | 'redo' | 'fit-view' | 'quick-search';
@@ -18,9 +18,7 @@ export interface DesktopDialogs {
 }
 
 export type DistilleryBridge = {
-  [K in RequestName]: (
-    params: Parameters<RequestMap[K]>[0],
-  ) => Promise<Answer<Awaited<ReturnType<RequestMap[K]>>>>;
+  [K in RequestName]: (params: RequestParams<K>) => Promise<Answer<RequestResult<K>>>;
 } & {
   on<K extends EventName>(event: K, listener: (payload: EventMap[K]) => void): () => void;
   onMenu(listener: (command: MenuCommand) => void): () => void;

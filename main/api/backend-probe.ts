@@ -1,12 +1,12 @@
-import type { BackendSummary } from '../../preload/contract';
+import type { BackendInfo } from '../../preload/contract';
 import type { DistilleryApp } from '../app/app';
 import { WorkerProcess } from '../jobs/worker-process';
 import { defaultWorkerEntry } from '../app/paths';
 
-const cache = new WeakMap<DistilleryApp, Promise<BackendSummary | null>>();
+const cache = new WeakMap<DistilleryApp, Promise<BackendInfo | null>>();
 
 /** Starts one worker to learn which backend workers get (and why not a faster one); cached. */
-export function probeBackend(app: DistilleryApp): Promise<BackendSummary | null> {
+export function probeBackend(app: DistilleryApp): Promise<BackendInfo | null> {
   let pending = cache.get(app);
   if (!pending) {
     pending = (async () => {

@@ -1,7 +1,8 @@
 /**
- * One handler per contract method, transport-agnostic. Electron's IPC, `distillery serve` and the
- * CLI call `dispatch`, which validates params with the contract's zod schemas and answers with the
- * `{ok, result} | {ok: false, error}` envelope.
+ * One handler per contract method, transport-agnostic. Electron's IPC and `distillery serve` call
+ * `dispatch`, which validates params with the contract's zod schemas and answers with the
+ * `{ok, result} | {ok: false, error}` envelope; the CLI calls the same handlers directly, with
+ * params its own argument parser has typed.
  */
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { freemem, totalmem, cpus, tmpdir } from 'node:os';
@@ -11,22 +12,27 @@ import {
   requestSchemas,
   type Answer,
   type PipelineDoc,
-  type RequestMap,
   type RequestName,
+  type RequestParams,
+  type RequestResult,
   type SampleEntry,
   type ValidationIssue,
 } from '../../preload/contract';
 import { DistilleryError, serializeError } from '../base/errors';
 import type { DistilleryApp } from '../app/app';
 import { appRoot } from '../app/paths';
-import { getExporter, listExporters, productVersion } from '../export/exporter';
+import { getExporter, listExporters } from '../export/exporter';
+import { productVersion } from '../export/producer';
+import type { NodeCatalog } from '../nodes/catalog';
 import { migrate, parseJson, PIPELINE_FILE_SUFFIX, serializePipeline } from '../pipeline/pipeline-file';
 import { validatePipeline } from '../pipeline/validate';
 import { probeBackend } from './backend-probe';
 
-type Params<K extends RequestName> = Parameters<RequestMap[K]>[0];
-type Result<K extends RequestName> = Awaited<ReturnType<RequestMap[K]>>;
-export type Handlers = { [K in RequestName]: (params: Params<K>) => Promise<Result<K>> };
+export type Handlers = { [K in RequestName]: (params: RequestParams<K>) => Promise<RequestResult<K>> };
+
+/** The methods that need only the node catalog and the files they name: no data folder, no runner. */
+export type DocumentMethod =
+  'catalog.list' | 'pipelines.validate' | 'pipelines.load' | 'pipelines.save' | 'pipelines.samples';
 
 /** Issues that make a file unusable as a document at all (as opposed to an invalid graph). */
 const STRUCTURAL = new Set([
@@ -36,7 +42,10 @@ const STRUCTURAL = new Set([
   'DUPLICATE_NODE_ID',
 ]);
 
-function readPipelineFile(app: DistilleryApp, path: string): { doc: PipelineDoc; issues: ValidationIssue[] } {
+function readPipelineFile(
+  catalog: NodeCatalog,
+  path: string,
+): { doc: PipelineDoc; issues: ValidationIssue[] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -48,7 +57,7 @@ function readPipelineFile(app: DistilleryApp, path: string): { doc: PipelineDoc;
     );
   }
   const doc = migrate(parseJson(text, path));
-  const { issues } = validatePipeline(doc, app.catalog, path);
+  const { issues } = validatePipeline(doc, catalog, path);
   const structural = issues.filter((issue) => STRUCTURAL.has(issue.code));
   if (structural.length > 0) {
     throw new DistilleryError(
@@ -60,7 +69,7 @@ function readPipelineFile(app: DistilleryApp, path: string): { doc: PipelineDoc;
   return { doc: doc as PipelineDoc, issues };
 }
 
-export function listSamples(app: DistilleryApp): SampleEntry[] {
+export function listSamples(catalog: NodeCatalog): SampleEntry[] {
   const dir = join(appRoot(), 'resources', 'pipelines');
   let files: string[] = [];
   try {
@@ -72,16 +81,20 @@ export function listSamples(app: DistilleryApp): SampleEntry[] {
   }
   return files.map((file) => {
     const path = join(dir, file);
-    const { doc } = readPipelineFile(app, path);
+    const { doc } = readPipelineFile(catalog, path);
     return { name: basename(file, PIPELINE_FILE_SUFFIX), file: path, doc };
   });
 }
 
-export function createHandlers(app: DistilleryApp): Handlers {
+/**
+ * The handlers of the document methods. Split out so that the CLI's `validate` and `nodes` answer
+ * through them without opening, creating or migrating a data folder.
+ */
+export function createDocumentHandlers(catalog: NodeCatalog): Pick<Handlers, DocumentMethod> {
   return {
-    'catalog.list': async () => app.catalog.list(),
-    'pipelines.validate': async ({ doc }) => validatePipeline(migrate(doc), app.catalog).issues,
-    'pipelines.load': async ({ path }) => readPipelineFile(app, path),
+    'catalog.list': async () => catalog.list(),
+    'pipelines.validate': async ({ doc, file }) => validatePipeline(migrate(doc), catalog, file).issues,
+    'pipelines.load': async ({ path }) => readPipelineFile(catalog, path),
     'pipelines.save': async ({ path, doc }) => {
       const target = path.endsWith('.json') ? path : `${path}${PIPELINE_FILE_SUFFIX}`;
       const temp = `${target}.${process.pid}.tmp`;
@@ -89,7 +102,13 @@ export function createHandlers(app: DistilleryApp): Handlers {
       renameSync(temp, target);
       return { path: target };
     },
-    'pipelines.samples': async () => listSamples(app),
+    'pipelines.samples': async () => listSamples(catalog),
+  };
+}
+
+export function createHandlers(app: DistilleryApp): Handlers {
+  return {
+    ...createDocumentHandlers(app.catalog),
     'runs.start': async ({ doc, force, pipelineFile }) =>
       app.runner.start(doc, { force: force ?? false, pipelineFile: pipelineFile ?? null }),
     'runs.cancel': async ({ runId }) => app.runner.cancel(runId),
@@ -125,7 +144,7 @@ export function createHandlers(app: DistilleryApp): Handlers {
 }
 
 /** Writes a registered model version to `outDir` in `format`. */
-export async function exportModel(
+async function exportModel(
   app: DistilleryApp,
   ref: string,
   format: string,

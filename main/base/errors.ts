@@ -1,3 +1,5 @@
+import type { ErrorDetails, ErrorInfo } from '../../preload/contract';
+
 /**
  * Every error that crosses a boundary (worker → runner, main → renderer, CLI output) carries one of
  * these codes. Codes are strings on the wire; never renumber or rename them.
@@ -60,26 +62,11 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Where an error happened, as precisely as it is known. */
-export interface ErrorDetails {
-  nodeId?: string;
-  port?: string;
-  param?: string;
-  expected?: string;
-  received?: unknown;
-  file?: string;
-  /** JSON pointer into the pipeline file (RFC 6901), e.g. `/nodes/2/params/alpha`. */
-  pointer?: string;
-  [key: string]: unknown;
-}
+// The plain-data shapes are the contract's: the same ones travel to clients and from workers.
+export type { ErrorDetails } from '../../preload/contract';
 
 /** The plain-data form of a DistilleryError, safe to send over IPC, HTTP or print as JSON. */
-export interface SerializedError {
-  code: ErrorCode;
-  message: string;
-  details?: ErrorDetails;
-  stack?: string;
-}
+export type SerializedError = ErrorInfo<ErrorCode>;
 
 export class DistilleryError extends Error {
   override readonly name = 'DistilleryError';
@@ -118,8 +105,12 @@ export function serializeError(error: unknown, withStack = false): SerializedErr
   return { code: 'INTERNAL', message: String(error) };
 }
 
-/** The inverse of `serializeError`: a DistilleryError with the same code, message and details. */
-export function reviveError(data: SerializedError): DistilleryError {
+/**
+ * The inverse of `serializeError`: a DistilleryError with the same code, message and details. Takes
+ * any code, as data from another process may carry one this build does not know (it becomes
+ * `INTERNAL`).
+ */
+export function reviveError(data: ErrorInfo): DistilleryError {
   const code = isErrorCode(data.code) ? data.code : 'INTERNAL';
   const error = new DistilleryError(code, data.message, data.details ?? {});
   if (data.stack) error.stack = data.stack;

@@ -4,9 +4,16 @@
  */
 import { dialog, ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
 import { IPC } from '../../preload/bridge';
+import type { Answer } from '../../preload/contract';
 import { dispatch, type Handlers } from '../api/handlers';
 import type { EventFanout } from '../jobs/event-fanout';
 import { Disposable, toDisposable } from '../base/lifecycle';
+
+/** The answer to a request from any frame but our own window's main frame. */
+const UNTRUSTED: Answer<never> = {
+  ok: false,
+  error: { code: 'UNAUTHORIZED', message: 'Request from an untrusted frame' },
+};
 
 export class IpcBinding extends Disposable {
   constructor(
@@ -17,8 +24,7 @@ export class IpcBinding extends Disposable {
   ) {
     super();
     ipcMain.handle(IPC.request, (event, method: unknown, params: unknown) => {
-      if (!this.trusted(event))
-        return { ok: false, error: { code: 'UNAUTHORIZED', message: 'Request from an untrusted frame' } };
+      if (!this.trusted(event)) return UNTRUSTED;
       return dispatch(handlers, String(method), params);
     });
     ipcMain.handle(IPC.dialog, (event, kind: unknown, defaultName: unknown) => {

@@ -1,7 +1,7 @@
 /** The runner's in-memory state of active runs and their tasks. */
-import type { PipelineDoc, RunInfo, TaskStatus } from '../../preload/contract';
+import type { ErrorInfo, PipelineDoc, RunInfo, TaskStatus } from '../../preload/contract';
 import type { PlannedTask } from '../pipeline/plan';
-import type { ErrorInfo, TaskOutput } from './run-store-port';
+import type { TaskOutput } from './run-store-port';
 import type { WorkerProcess } from './worker-process';
 
 export interface ActiveTask {

@@ -2,20 +2,17 @@
  * What the runner needs from the run records: the slice of the registry's SqliteRunStore that it
  * writes and reads (the runner is the only writer). Record shapes are the run store's own.
  */
-import type { LogLine, MetricPointInfo, RunInfo, TaskInfo } from '../../preload/contract';
+import type { ArtifactRef, LogLine, MetricPointInfo, RunInfo, TaskInfo } from '../../preload/contract';
 import type {
   CreateRunInput,
   CreateTaskInput,
   RunPatch,
   RunRecord,
-  TaskArtifactRef,
   TaskPatch,
 } from '../registry/run-records';
 
-export type { ErrorInfo } from '../registry/run-records';
-
 /** Where a task's output lives, for downstream tasks and reuse; models also name their version. */
-export interface TaskOutput extends TaskArtifactRef {
+export interface TaskOutput extends ArtifactRef {
   versionId?: string;
 }
 

@@ -8,25 +8,28 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type {
+  ArtifactRef,
+  ErrorInfo,
   LogLine,
   MetricBatch,
   PipelineDoc,
   RunInfo,
   TaskInfo,
+  TaskSample,
   TaskStatus,
 } from '../../preload/contract';
 import { DistilleryError, serializeError } from '../base/errors';
 import { Emitter } from '../base/event';
-import { Disposable, toDisposable } from '../base/lifecycle';
+import { AbortOnDispose, Disposable, toDisposable } from '../base/lifecycle';
 import type { NodeCatalog } from '../nodes/catalog';
 import { invalidPipelineError } from '../pipeline/pipeline-file';
 import { planPipeline } from '../pipeline/plan';
 import { validatePipeline } from '../pipeline/validate';
-import type { InputRef } from '../worker/protocol';
+import { PROTOCOL_VERSION } from '../worker/protocol';
 import { ConcurrencyQueue } from './queue';
 import { RunFolders } from './run-folder';
 import { now, SETTLED, type ActiveRun, type ActiveTask, type TaskOutcome } from './run-state';
-import type { ErrorInfo, RunStorePort } from './run-store-port';
+import type { RunStorePort } from './run-store-port';
 import { TaskEventRecorder, toBackendSummary, type ModelRegistryPort } from './task-events';
 import { WorkerProcess } from './worker-process';
 
@@ -62,10 +65,9 @@ export class Runner extends Disposable {
   readonly onDidMetrics = this._onDidMetrics.event;
   private readonly _onDidLog = this._register(new Emitter<LogLine>());
   readonly onDidLog = this._onDidLog.event;
-  private readonly _onDidSample = this._register(
-    new Emitter<{ runId: string; taskId: string; path: string; step: number }>(),
-  );
+  private readonly _onDidSample = this._register(new Emitter<TaskSample>());
   readonly onDidSample = this._onDidSample.event;
+  private readonly disposal = this._register(new AbortOnDispose());
 
   private readonly runs = new Map<string, ActiveRun>();
   private readonly queue: ConcurrencyQueue;
@@ -140,7 +142,8 @@ export class Runner extends Disposable {
         nodeId: task.nodeId,
         nodeType: task.type,
         nodeVersion: task.version,
-        op: task.op,
+        // Every node type's op is keyed by the type itself (worker/ops/index.ts).
+        op: task.type,
         fingerprint: task.fingerprint,
         params: task.params,
         taskDir: join(this.folders.dir(runId), task.nodeId),
@@ -324,6 +327,7 @@ export class Runner extends Disposable {
     try {
       worker = await WorkerProcess.start({
         entry: this.options.workerEntry,
+        signal: this.disposal.signal,
         env: {
           ...this.options.workerEnv,
           ...(this.options.backend ? { DISTILLERY_BACKEND: this.options.backend } : {}),
@@ -358,9 +362,9 @@ export class Runner extends Disposable {
     });
     worker.send({
       type: 'start',
-      protocol: 1,
+      protocol: PROTOCOL_VERSION,
       taskId: task.id,
-      op: task.planned.op,
+      nodeType: task.planned.type,
       nodeId: task.planned.nodeId,
       params: task.planned.params,
       inputs,
@@ -382,8 +386,8 @@ export class Runner extends Disposable {
     this.settleTask(run, task, outcome.status, { error: outcome.error, summary: outcome.summary });
   }
 
-  private inputsOf(run: ActiveRun, task: ActiveTask): Record<string, InputRef> {
-    const inputs: Record<string, InputRef> = {};
+  private inputsOf(run: ActiveRun, task: ActiveTask): Record<string, ArtifactRef> {
+    const inputs: Record<string, ArtifactRef> = {};
     for (const [port, from] of Object.entries(task.planned.inputs)) {
       const output = run.tasks.get(from.nodeId)!.outputs[from.port];
       if (!output) {

@@ -4,11 +4,12 @@
  * registry with their lineage. Also turns a worker's exit without an answer into an outcome.
  */
 import type {
-  BackendSummary,
+  BackendInfo,
   LogLine,
   MetricBatch,
   ModelVersionInfo,
   TaskInfo,
+  TaskSample,
 } from '../../preload/contract';
 import type { NodeCatalog } from '../nodes/catalog';
 import type { RegisterVersionInput } from '../registry/model-registry';
@@ -28,10 +29,11 @@ export interface TaskEventSink {
   metrics(batch: MetricBatch): void;
   log(line: LogLine): void;
   task(info: TaskInfo): void;
-  sample(sample: { runId: string; taskId: string; path: string; step: number }): void;
+  sample(sample: TaskSample): void;
 }
 
-export function toBackendSummary(ready: WorkerProcess['ready']): BackendSummary {
+/** The backend a worker reported, copied field by field so that only these fields reach the records. */
+export function toBackendSummary(ready: WorkerProcess['ready']): BackendInfo {
   return {
     name: ready.backend.name,
     package: ready.backend.package,

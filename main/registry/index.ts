@@ -21,13 +21,9 @@ export {
   toTaskInfo,
   type CreateRunInput,
   type CreateTaskInput,
-  type ErrorInfo,
   type MetricQuery,
   type RunPatch,
   type RunRecord,
-  type TaskArtifactRef,
-  type TaskCheckpoint,
   type TaskPatch,
-  type TaskProgress,
   type TaskRecord,
 } from './run-store';

@@ -3,37 +3,17 @@
  * each where rows map to records (JSON columns parsed) and records to the contract's DTOs.
  */
 import type {
-  BackendSummary,
+  ArtifactRef,
+  BackendInfo,
+  ErrorInfo,
   PipelineDoc,
   RunInfo,
   RunStatus,
+  TaskCheckpoint,
   TaskInfo,
+  TaskProgress,
   TaskStatus,
 } from '../../preload/contract';
-
-export interface ErrorInfo {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-/** A dataset or model handed to (input) or produced by (output) a task, as files. */
-export interface TaskArtifactRef {
-  kind: 'dataset' | 'model';
-  path: string;
-  meta: Record<string, unknown>;
-}
-
-export interface TaskProgress {
-  done: number;
-  total: number;
-  etaSeconds: number | null;
-}
-
-export interface TaskCheckpoint {
-  path: string;
-  step: number;
-}
 
 export interface RunRecord {
   id: string;
@@ -42,7 +22,7 @@ export interface RunRecord {
   seed: number;
   pipeline: PipelineDoc;
   pipelineFile: string | null;
-  backend: BackendSummary | null;
+  backend: BackendInfo | null;
   versions: Record<string, string>;
   error: ErrorInfo | null;
   createdAt: string;
@@ -61,13 +41,13 @@ export interface TaskRecord {
   status: TaskStatus;
   params: Record<string, unknown>;
   /** What the worker was given, by input port. */
-  inputs: Record<string, TaskArtifactRef>;
+  inputs: Record<string, ArtifactRef>;
   /** What the worker produced, by output port. */
-  outputs: Record<string, TaskArtifactRef>;
+  outputs: Record<string, ArtifactRef>;
   summary: Record<string, unknown> | null;
   error: ErrorInfo | null;
   reusedFrom: string | null;
-  backend: BackendSummary | null;
+  backend: BackendInfo | null;
   attempt: number;
   progress: TaskProgress | null;
   checkpoint: TaskCheckpoint | null;
@@ -85,7 +65,7 @@ export interface CreateRunInput {
   pipelineFile: string | null;
   status?: RunStatus;
   versions?: Record<string, string>;
-  backend?: BackendSummary | null;
+  backend?: BackendInfo | null;
   createdAt?: string;
 }
 
@@ -104,8 +84,8 @@ export interface CreateTaskInput {
   params: Record<string, unknown>;
   taskDir: string;
   status?: TaskStatus;
-  inputs?: Record<string, TaskArtifactRef>;
-  outputs?: Record<string, TaskArtifactRef>;
+  inputs?: Record<string, ArtifactRef>;
+  outputs?: Record<string, ArtifactRef>;
   reusedFrom?: string | null;
   attempt?: number;
   createdAt?: string;
@@ -237,7 +217,7 @@ export function runFromRow(row: RunRow): RunRecord {
     seed: row.seed,
     pipeline: parse<PipelineDoc>(row.pipeline_json),
     pipelineFile: row.pipeline_file,
-    backend: parseOrNull<BackendSummary>(row.backend_json),
+    backend: parseOrNull<BackendInfo>(row.backend_json),
     versions: parse<Record<string, string>>(row.versions_json),
     error: parseOrNull<ErrorInfo>(row.error_json),
     createdAt: row.created_at,
@@ -257,12 +237,12 @@ export function taskFromRow(row: TaskRow): TaskRecord {
     fingerprint: row.fingerprint,
     status: row.status,
     params: parse<Record<string, unknown>>(row.params_json),
-    inputs: parse<Record<string, TaskArtifactRef>>(row.inputs_json),
-    outputs: parse<Record<string, TaskArtifactRef>>(row.outputs_json),
+    inputs: parse<Record<string, ArtifactRef>>(row.inputs_json),
+    outputs: parse<Record<string, ArtifactRef>>(row.outputs_json),
     summary: parseOrNull<Record<string, unknown>>(row.summary_json),
     error: parseOrNull<ErrorInfo>(row.error_json),
     reusedFrom: row.reused_from,
-    backend: parseOrNull<BackendSummary>(row.backend_json),
+    backend: parseOrNull<BackendInfo>(row.backend_json),
     attempt: row.attempt,
     progress: parseOrNull<TaskProgress>(row.progress_json),
     checkpoint: parseOrNull<TaskCheckpoint>(row.checkpoint_json),

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Answer } from '../../preload/contract';
+import type { Answer, ErrorInfo } from '../../preload/contract';
 import { Disposable, toDisposable } from '../base/lifecycle';
 import { dispatch, type Handlers } from '../api/handlers';
 import type { ContractEvent, EventFanout } from '../jobs/event-fanout';
@@ -60,7 +60,7 @@ function statusFor(answer: Answer<unknown>): number {
   return 422;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: Answer<unknown>): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -68,6 +68,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
     'cache-control': 'no-store',
   });
   res.end(text);
+}
+
+/** A failed answer that never reached a handler (auth, method, body), in the envelope they use. */
+function refuse(res: ServerResponse, status: number, error: ErrorInfo): void {
+  sendJson(res, status, { ok: false, error });
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -117,8 +122,7 @@ export class ServeServer extends Disposable {
     this.tokenBytes = Buffer.from(this.token);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent)
-          sendJson(res, 500, { ok: false, error: { code: 'INTERNAL', message: (error as Error).message } });
+        if (!res.headersSent) refuse(res, 500, { code: 'INTERNAL', message: (error as Error).message });
         else res.destroy();
       });
     });
@@ -205,21 +209,15 @@ export class ServeServer extends Disposable {
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const header = req.headers.authorization;
     if (!header?.startsWith('Bearer ') || !this.tokenMatches(header.slice(7))) {
-      sendJson(res, 401, {
-        ok: false,
-        error: {
-          code: 'UNAUTHORIZED',
-          message:
-            'Missing or wrong token: send "Authorization: Bearer <token>" as printed by distillery serve',
-        },
+      refuse(res, 401, {
+        code: 'UNAUTHORIZED',
+        message:
+          'Missing or wrong token: send "Authorization: Bearer <token>" as printed by distillery serve',
       });
       return;
     }
     if (req.method !== 'POST') {
-      sendJson(res, 405, {
-        ok: false,
-        error: { code: 'INVALID_REQUEST', message: 'Use POST with a JSON body' },
-      });
+      refuse(res, 405, { code: 'INVALID_REQUEST', message: 'Use POST with a JSON body' });
       return;
     }
     const method = decodeURIComponent(url.pathname.slice('/api/'.length));
@@ -229,13 +227,10 @@ export class ServeServer extends Disposable {
       try {
         params = JSON.parse(body);
       } catch (error) {
-        sendJson(res, 400, {
-          ok: false,
-          error: {
-            code: 'INVALID_REQUEST',
-            message: `Body is not valid JSON: ${(error as Error).message}`,
-            details: { method },
-          },
+        refuse(res, 400, {
+          code: 'INVALID_REQUEST',
+          message: `Body is not valid JSON: ${(error as Error).message}`,
+          details: { method },
         });
         return;
       }

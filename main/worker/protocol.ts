@@ -3,40 +3,40 @@
  * `serialization: 'advanced'`; every union is string-tagged and every event names its task.
  * `jobs/` imports this file only from the worker folder.
  */
+import type {
+  ArtifactRef,
+  BackendInfo as ContractBackendInfo,
+  BackendName,
+  LogLine,
+  MetricBatch,
+  MetricPointInfo,
+  TaskCheckpoint,
+  TaskProgress,
+  TaskSample,
+} from '../../preload/contract';
 import type { SerializedError } from '../base/errors';
 
-export const PROTOCOL_VERSION = 1;
+// What the worker shares with the runner and the clients is declared once, in the contract; these
+// are the names the worker's own code knows it by.
+export type { BackendName } from '../../preload/contract';
+/** The backend this worker got: the contract's `BackendInfo`, with the names this build knows. */
+export type BackendInfo = ContractBackendInfo<BackendName>;
+/** One value of one metric: the contract's `MetricPointInfo`. */
+export type MetricPoint = MetricPointInfo;
+/** A dataset or model handed to a task as files: the contract's `ArtifactRef`. */
+export type InputRef = ArtifactRef;
+
+export const PROTOCOL_VERSION = 2;
 
 /** Name of the file, in each task directory, that every metric point is appended to. */
 export const METRICS_FILE = 'metrics.jsonl';
-
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-
-/** Which tfjs backend a worker runs on and why it did not get a faster one. */
-export interface BackendInfo {
-  name: BackendName;
-  /** Package that provides it, e.g. `@tensorflow/tfjs-backend-wasm`. */
-  package: string;
-  /** Human-readable reasons the faster backends were skipped, in preference order. */
-  skipped: Array<{ name: BackendName; reason: string }>;
-  /** Extra facts: SIMD, threads, whether the wasm kernel fixes are installed. */
-  features: Record<string, boolean | number | string>;
-}
-
-/** A dataset or model produced by an upstream task, handed to a downstream one as files. */
-export interface InputRef {
-  kind: 'dataset' | 'model';
-  /** Directory holding the artifact (see worker/data/dataset-file.ts, worker/models/model-file.ts). */
-  path: string;
-  meta: Record<string, unknown>;
-}
 
 export interface StartRequest {
   type: 'start';
   protocol: number;
   taskId: string;
-  /** Op name from the node spec; see worker/ops/index.ts. */
-  op: string;
+  /** The node's type; the worker runs the op registered for it (worker/ops/index.ts). */
+  nodeType: string;
   nodeId: string;
   params: Record<string, unknown>;
   inputs: Record<string, InputRef>;
@@ -54,31 +54,19 @@ export interface CancelRequest {
 
 export type WorkerRequest = StartRequest | CancelRequest;
 
-export interface MetricPoint {
-  /** Global optimisation step (or evaluation index for ops without steps). */
-  step: number;
-  epoch?: number;
-  name: string;
-  value: number;
-  /** Milliseconds since the epoch. */
-  time: number;
-}
-
+/**
+ * What a worker reports. Events that carry a contract payload (log line, metric batch, progress,
+ * checkpoint, sample, artifact) carry it as the contract declares it, less `runId`, which only the
+ * runner knows.
+ */
 export type WorkerEvent =
   | { type: 'ready'; protocol: number; pid: number; backend: BackendInfo; versions: Record<string, string> }
-  | { type: 'log'; taskId: string; level: 'info' | 'warn' | 'error'; message: string; time: number }
-  | { type: 'metrics'; taskId: string; points: MetricPoint[] }
-  | { type: 'progress'; taskId: string; done: number; total: number; etaSeconds: number | null }
-  | { type: 'checkpoint'; taskId: string; path: string; step: number }
-  | { type: 'sample'; taskId: string; path: string; step: number }
-  | {
-      type: 'artifact';
-      taskId: string;
-      role: string;
-      kind: 'dataset' | 'model';
-      path: string;
-      meta: Record<string, unknown>;
-    }
+  | ({ type: 'log' } & Omit<LogLine, 'runId'>)
+  | ({ type: 'metrics' } & Omit<MetricBatch, 'runId'>)
+  | ({ type: 'progress'; taskId: string } & TaskProgress)
+  | ({ type: 'checkpoint'; taskId: string } & TaskCheckpoint)
+  | ({ type: 'sample' } & Omit<TaskSample, 'runId'>)
+  | ({ type: 'artifact'; taskId: string; role: string } & ArtifactRef)
   | { type: 'done'; taskId: string; summary: Record<string, unknown> }
   | { type: 'error'; taskId: string; error: SerializedError };
 
@@ -113,7 +101,7 @@ export function decodeRequest(message: unknown): WorkerRequest {
         `Protocol mismatch: runner speaks ${String(message.protocol)}, worker speaks ${PROTOCOL_VERSION}`,
       );
     }
-    for (const key of ['op', 'nodeId', 'taskDir'] as const) {
+    for (const key of ['nodeType', 'nodeId', 'taskDir'] as const) {
       if (typeof message[key] !== 'string') throw new Error(`start request: ${key} must be a string`);
     }
     if (typeof message.seed !== 'number') throw new Error('start request: seed must be a number');

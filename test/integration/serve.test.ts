@@ -3,15 +3,23 @@
  * requests with coded errors, a run started over HTTP and its events streamed over the WebSocket.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Answer, NodeSpecInfo, PipelineDoc, RunInfo } from '../../preload/contract';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Answer, NodeSpecInfo, PipelineDoc, RunInfo, TaskInfo } from '../../preload/contract';
+import { createHandlers } from '../../main/api/handlers';
+import { createApp, type DistilleryApp } from '../../main/app/app';
+import { EventFanout } from '../../main/jobs/event-fanout';
+import { ServeServer } from '../../main/serve/server';
 import { REPO_ROOT } from '../helpers/cli';
+import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
 
 describe('distillery serve', () => {
+  // The server is one process for the whole suite; each test must leave none of its workers behind.
+  ensureNoLeaks();
   const tmp = makeTempDir();
   let server: ChildProcess;
   let base: string;
@@ -98,6 +106,18 @@ describe('distillery serve', () => {
       doc: { format: 1, name: 'x', seed: 1, nodes: [{ id: 'a', type: 'nope', params: {} }], edges: [] },
     });
     expect(issues.answer.ok && issues.answer.result.map((i) => i.code)).toEqual(['UNKNOWN_NODE_TYPE']);
+    // Told which file the document came from, every issue names it (as the CLI's validate prints).
+    const named = await call<Array<{ code: string; file?: string }>>('pipelines.validate', {
+      doc: { format: 1, name: 'x', seed: 1, nodes: [{ id: 'a', type: 'nope', params: {} }], edges: [] },
+      file: 'x.distillery.json',
+    });
+    expect(named.answer.ok && named.answer.result.map((i) => i.file)).toEqual(['x.distillery.json']);
+    // The schema requires what RequestMap declares: a validate request without its document is malformed.
+    const withoutDoc = await call('pipelines.validate', {});
+    expect(withoutDoc).toMatchObject({
+      status: 400,
+      answer: { ok: false, error: { code: 'INVALID_REQUEST', details: { issues: [{ path: 'doc' }] } } },
+    });
   });
 
   it('starts a run over HTTP and streams its status and metrics over the WebSocket', async () => {
@@ -139,4 +159,88 @@ describe('distillery serve', () => {
     const listed = await call<RunInfo[]>('runs.list', {});
     expect(listed.answer.ok && listed.answer.result[0]!.id).toBe(runId);
   }, 90_000);
+});
+
+describe('serve server in process', () => {
+  // Here the server, the fanout, the runner and its workers live in the test process, so the
+  // check sees every disposable they create and every worker they fork.
+  ensureNoLeaks();
+  const token = 'a'.repeat(64);
+  let tmp: ReturnType<typeof makeTempDir>;
+  let app: DistilleryApp;
+  let fanout: EventFanout;
+  let server: ServeServer;
+
+  beforeEach(async () => {
+    tmp = makeTempDir();
+    app = createApp({ dataDir: tmp.dir, concurrency: 1 });
+    fanout = new EventFanout(app.runner, 20);
+    server = await ServeServer.start(createHandlers(app), fanout, {
+      port: 0,
+      host: '127.0.0.1',
+      token,
+      staticDir: join(tmp.dir, 'renderer'),
+      fileRoots: [app.layout.runs],
+    });
+  });
+
+  afterEach(() => {
+    server.dispose();
+    fanout.dispose();
+    app.dispose();
+    tmp.cleanup();
+  });
+
+  it('streams a run to a socket, and stops listening once disposed', async () => {
+    const base = `http://127.0.0.1:${server.port}`;
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/events?token=${token}`);
+    const events: Array<{ event: string; payload: unknown }> = [];
+    // The only run of this app; whichever settled status it reaches first ends the wait.
+    const settled = new Promise<RunInfo>((resolve) =>
+      socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { event: string; payload: unknown };
+        events.push(message);
+        const run = message.payload as RunInfo;
+        if (message.event === 'run.status' && run.status !== 'queued' && run.status !== 'running')
+          resolve(run);
+      }),
+    );
+    await once(socket, 'open');
+
+    // A worker starts, fails on the missing files and exits: the whole path, without training.
+    const doc: PipelineDoc = {
+      format: 1,
+      name: 'missing-files',
+      seed: 1,
+      nodes: [
+        {
+          id: 'data',
+          type: 'dataset.idx',
+          params: {
+            trainImages: '/nonexistent/train-images.gz',
+            trainLabels: '/nonexistent/train-labels.gz',
+          },
+        },
+      ],
+      edges: [],
+    };
+    const response = await fetch(`${base}/api/runs.start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ doc }),
+    });
+    const started = (await response.json()) as Answer<RunInfo>;
+    expect(started.ok).toBe(true);
+    const run = await settled;
+    expect(run).toMatchObject({ id: started.ok ? started.result.id : '', status: 'failed' });
+    expect(events[0]).toEqual({ event: 'hello', payload: { protocol: 1 } });
+    expect(
+      events.some((e) => e.event === 'task.status' && (e.payload as TaskInfo).status === 'running'),
+    ).toBe(true);
+    const closed = once(socket, 'close');
+
+    server.dispose();
+    await closed;
+    await expect(fetch(`${base}/api/runs.list`, { method: 'POST' })).rejects.toThrow();
+  }, 60_000);
 });

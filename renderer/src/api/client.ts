@@ -3,10 +3,17 @@
  * implemented over Electron's preload bridge (ipc-client.ts) or over HTTP + WebSocket for
  * `distillery serve` (ws-client.ts). Both rethrow failed answers as a `ClientError`.
  */
-import type { Answer, EventMap, EventName, RequestMap, RequestName } from '../../../preload/contract';
+import type {
+  Answer,
+  ErrorDetails,
+  EventMap,
+  EventName,
+  RequestName,
+  RequestParams,
+  RequestResult,
+} from '../../../preload/contract';
 
-export type RequestParams<K extends RequestName> = Parameters<RequestMap[K]>[0];
-export type RequestResult<K extends RequestName> = Awaited<ReturnType<RequestMap[K]>>;
+export type { RequestParams, RequestResult } from '../../../preload/contract';
 export type EventListener<K extends EventName> = (payload: EventMap[K]) => void;
 
 /** Connection state of the event stream, shown in the status bar. */
@@ -31,7 +38,7 @@ export class ClientError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly details: Record<string, unknown> = {},
+    readonly details: ErrorDetails = {},
   ) {
     super(message);
     this.name = 'ClientError';

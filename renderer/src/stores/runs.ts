@@ -13,6 +13,7 @@ import type {
   PipelineDoc,
   RunInfo,
   TaskInfo,
+  TaskSample,
 } from '../../../preload/contract';
 import { errorMessage, useClient } from '../api';
 import { SeriesBuffer } from '../charts/series-buffer';
@@ -20,10 +21,8 @@ import { SeriesBuffer } from '../charts/series-buffer';
 /** Lines kept per task in the log pane. */
 export const LOG_LIMIT = 5000;
 
-export interface SampleImage {
-  path: string;
-  step: number;
-}
+/** A sample grid as the run view keeps it, under its task's id. */
+export type SampleImage = Pick<TaskSample, 'path' | 'step'>;
 
 export type FrameScheduler = (callback: () => void) => void;
 
