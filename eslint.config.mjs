@@ -75,10 +75,18 @@ export default tseslint.config(
     },
   },
   {
-    files: ['main/base/**/*.ts', 'main/pipeline/**/*.ts', 'main/nodes/**/*.ts', 'preload/contract.ts'],
+    files: [
+      'main/base/**/*.ts',
+      'main/pipeline/**/*.ts',
+      'main/nodes/**/*.ts',
+      'preload/contract.ts',
+      // Shared by the engine and the editor: it runs in both, so it may use neither side's APIs.
+      'preload/graph-rules.ts',
+    ],
     rules: pure(),
   },
-  // The worker never reaches into the runner's or the registry's code.
+  // The worker imports the contract, main/base, main/nodes (pure), the exporters and its own files:
+  // never the runner, the registry, the pipeline engine, the transports or the renderer.
   {
     files: ['main/worker/**/*.ts'],
     rules: {
@@ -88,8 +96,22 @@ export default tseslint.config(
           patterns: [
             { group: ['electron'], message: 'Only main/electron/ imports electron.' },
             {
-              group: ['**/registry/**', '**/jobs/**', '**/api/**', '**/app/**'],
-              message: 'The worker imports only main/base, the contract and its own files.',
+              group: [
+                '**/registry/**',
+                '**/jobs/**',
+                '**/api/**',
+                '**/app/**',
+                '**/pipeline/**',
+                '**/serve/**',
+                '**/cli/**',
+                '**/cli',
+                '**/electron/**',
+                '**/renderer/**',
+                '**/preload/*',
+                '!**/preload/contract',
+              ],
+              message:
+                'The worker imports only the contract, main/base, main/nodes, main/export and its own files.',
             },
           ],
         },

@@ -9,7 +9,8 @@
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistilleryError } from '../base/errors';
-import { producerName, type ExportOptions, type ExportResult, type Exporter } from './exporter';
+import { producerName } from './producer';
+import type { ExportOptions, ExportResult, Exporter } from './types';
 
 /** Same default as the tfjs converters. */
 export const DEFAULT_SHARD_SIZE_BYTES = 4 * 1024 * 1024;

@@ -6,7 +6,7 @@ import type { NodeSpec } from './define';
 export class NodeCatalog {
   private readonly specs = new Map<string, NodeSpec>();
 
-  constructor(specs: NodeSpec[] = []) {
+  constructor(specs: readonly NodeSpec[] = []) {
     for (const spec of specs) this.register(spec);
   }
 
@@ -33,8 +33,9 @@ export class NodeCatalog {
 
   /** The specs as plain data (no functions), for the palette and inspector. */
   list(): NodeSpecInfo[] {
-    return [...this.specs.values()].map(({ check: _check, lineageParams: _lineage, ...info }) =>
-      structuredClone(info),
+    return [...this.specs.values()].map(
+      ({ type, version, title, category, help, inputs, outputs, params }): NodeSpecInfo =>
+        structuredClone({ type, version, title, category, help, inputs, outputs, params }),
     );
   }
 }

@@ -1,5 +1,9 @@
 import { boolean, choice, defineNodeType, number, port, string } from './define';
 
+/** Whether a CSV file's first row holds column names. */
+export const CSV_HEADER_MODES = ['auto', 'yes', 'no'] as const;
+export type CsvHeaderMode = (typeof CSV_HEADER_MODES)[number];
+
 /** A table of numeric features with one label column (e.g. scikit-learn's iris.csv). */
 export const datasetCsvNode = defineNodeType({
   type: 'dataset.csv',
@@ -15,7 +19,7 @@ export const datasetCsvNode = defineNodeType({
     labelColumn: string({ default: '', help: 'Label column name or 0-based index; empty = last column.' }),
     header: choice({
       default: 'auto',
-      choices: ['auto', 'yes', 'no'],
+      choices: CSV_HEADER_MODES,
       help: 'Whether the first row holds column names.',
     }),
     testSplit: number({
@@ -35,5 +39,4 @@ export const datasetCsvNode = defineNodeType({
       help: 'Scale each feature to zero mean, unit variance (training statistics).',
     }),
   },
-  op: 'dataset-csv',
 });

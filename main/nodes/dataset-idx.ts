@@ -43,7 +43,6 @@ export const datasetIdxNode = defineNodeType({
     }),
     classNames: list({ of: 'string', default: [], help: 'Class names in label order; empty = "0", "1", …' }),
   },
-  op: 'dataset-idx',
   check: (params) =>
     (params.testImages === '') !== (params.testLabels === '')
       ? [

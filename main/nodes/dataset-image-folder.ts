@@ -1,5 +1,8 @@
 import { choice, defineNodeType, integer, number, port, string } from './define';
 
+/** Grayscale or RGB, as the choice strings the editor shows. */
+export const IMAGE_CHANNELS = ['1', '3'] as const;
+
 /** A folder with one sub-folder of PNG/JPEG images per class. */
 export const datasetImageFolderNode = defineNodeType({
   type: 'dataset.image-folder',
@@ -17,7 +20,7 @@ export const datasetImageFolderNode = defineNodeType({
     }),
     width: integer({ default: 28, min: 1, max: 1024, help: 'Width images are resized to.' }),
     height: integer({ default: 28, min: 1, max: 1024, help: 'Height images are resized to.' }),
-    channels: choice({ default: '1', choices: ['1', '3'], help: '1 = grayscale, 3 = RGB.' }),
+    channels: choice({ default: '1', choices: IMAGE_CHANNELS, help: '1 = grayscale, 3 = RGB.' }),
     testSplit: number({
       default: 0.2,
       min: 0,
@@ -31,5 +34,4 @@ export const datasetImageFolderNode = defineNodeType({
       help: 'Fraction of the training images held out for validation.',
     }),
   },
-  op: 'dataset-image-folder',
 });

@@ -29,5 +29,4 @@ export const datasetMnistNode = defineNodeType({
       help: 'Fraction of the training images held out for validation (taken from the end).',
     }),
   },
-  op: 'dataset-mnist',
 });

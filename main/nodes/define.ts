@@ -1,29 +1,113 @@
 /**
- * Node types are data: ports, params with defaults, ranges and help, and the name of the worker op
- * that runs them. The catalog serves them to the editor as plain JSON (`catalog.list`).
+ * Node types are data: ports, and params with defaults, ranges and help. A spec is the one place a
+ * param is declared; the TypeScript type of a node's resolved params is inferred from its param
+ * builders (`ParamsOf<typeof trainNode>`), so the worker's op receives exactly what the spec
+ * declares. The catalog serves the specs to the editor as plain JSON (`catalog.list`).
  */
-import type { NodeSpecInfo, ParamSpecInfo, PortSpecInfo, PortType } from '../../preload/contract';
+import type { NodeSpecInfo, PortSpecInfo, PortType } from '../../preload/contract';
 
-export type ParamSpec = ParamSpecInfo;
 export type PortSpec = PortSpecInfo;
 
-export interface NodeSpec extends NodeSpecInfo {
-  /**
-   * Cross-param checks that the per-param specs cannot express (e.g. `minLearningRate` below
-   * `learningRate`). Returns issues as {param, expected, received, message}.
-   */
-  check?: (
-    params: Record<string, unknown>,
-  ) => Array<{ param: string; expected: string; received: unknown; message: string }>;
-  /**
-   * Names of the params always put on the lineage edges of the models this node makes, besides
-   * those written explicitly (e.g. distill's temperature and alpha at their defaults), given the
-   * node's params with defaults applied.
-   */
-  lineageParams?: (params: Record<string, unknown>) => string[];
+interface ParamCommon {
+  help?: string;
 }
 
-export function defineNodeType(spec: NodeSpec): NodeSpec {
+export interface NumberParamSpec extends ParamCommon {
+  kind: 'number';
+  default: number;
+  min?: number;
+  max?: number;
+  exclusiveMax?: boolean;
+}
+
+export interface IntegerParamSpec extends ParamCommon {
+  kind: 'integer';
+  default: number;
+  min?: number;
+  max?: number;
+}
+
+export interface ChoiceParamSpec<T extends string = string> extends ParamCommon {
+  kind: 'choice';
+  default: T;
+  choices: T[];
+}
+
+export interface BooleanParamSpec extends ParamCommon {
+  kind: 'boolean';
+  default: boolean;
+}
+
+export interface StringParamSpec extends ParamCommon {
+  kind: 'string';
+  default: string;
+  required?: boolean;
+  pattern?: string;
+}
+
+/** A list of numbers or strings; `T` is the item type (a union of names when `choices` is set). */
+export interface ListParamSpec<T extends number | string = number | string> extends ParamCommon {
+  kind: 'list';
+  of: 'integer' | 'number' | 'string';
+  default: T[];
+  min?: number;
+  max?: number;
+  minLength?: number;
+  maxLength?: number;
+  /** For lists of strings: the names an item may be. */
+  choices?: string[];
+}
+
+export type ParamSpec =
+  NumberParamSpec | IntegerParamSpec | ChoiceParamSpec | BooleanParamSpec | StringParamSpec | ListParamSpec;
+
+export type ParamSpecs = Record<string, ParamSpec>;
+
+/** The value a param resolves to. */
+export type ParamValue<S extends ParamSpec> =
+  S extends ChoiceParamSpec<infer T> ? T : S extends ListParamSpec<infer T> ? T[] : S['default'];
+
+/** A node's params after `resolveParams`: every declared param present, defaults applied. */
+export type ParamValues<P extends ParamSpecs> = { [K in keyof P]: ParamValue<P[K]> };
+
+/** Resolved params of a node whose type is known only at run time (the runner's view). */
+export type NodeParams = ParamValues<ParamSpecs>;
+
+/** A problem found by a spec's cross-param `check`. */
+export interface ParamProblem {
+  param: string;
+  expected: string;
+  received: unknown;
+  message: string;
+}
+
+export interface NodeSpec<P extends ParamSpecs = ParamSpecs> {
+  /** Stable id written in pipeline files (`train`, `dataset.mnist`); the worker's op is keyed by it. */
+  type: string;
+  /** Bumped when the op's results change for the same params: part of every task's fingerprint. */
+  version: number;
+  title: string;
+  category: NodeSpecInfo['category'];
+  help: string;
+  inputs: Record<string, PortSpec>;
+  outputs: Record<string, PortSpec>;
+  params: P;
+  /**
+   * Cross-param rules the per-param specs cannot express (e.g. `minLearningRate` below
+   * `learningRate`), given params that passed the per-param checks. Every problem is returned.
+   */
+  check?(params: ParamValues<P>): ParamProblem[];
+  /**
+   * Names of the params always put on the lineage edges of the models this node makes, besides
+   * those written explicitly (e.g. distill's temperature and alpha at their defaults).
+   */
+  lineageParams?(params: ParamValues<P>): string[];
+}
+
+/** The resolved, typed params of a node type: `ParamsOf<typeof trainNode>`. */
+export type ParamsOf<N> = N extends NodeSpec<infer P> ? ParamValues<P> : never;
+
+export function defineNodeType<P extends ParamSpecs>(spec: NodeSpec<P>): NodeSpec<P> {
   return spec;
 }
 
@@ -31,25 +115,19 @@ export function port(type: PortType, options: { help?: string; optional?: boolea
   return { type, ...options };
 }
 
-export function number(options: {
-  default: number;
-  min?: number;
-  max?: number;
-  exclusiveMax?: boolean;
-  help?: string;
-}): ParamSpec {
+export function number(options: Omit<NumberParamSpec, 'kind'>): NumberParamSpec {
   return { kind: 'number', ...options };
 }
 
-export function integer(options: { default: number; min?: number; max?: number; help?: string }): ParamSpec {
+export function integer(options: Omit<IntegerParamSpec, 'kind'>): IntegerParamSpec {
   return { kind: 'integer', ...options };
 }
 
 export function choice<const T extends string>(options: {
-  default: T;
+  default: NoInfer<T>;
   choices: readonly T[];
   help?: string;
-}): ParamSpec {
+}): ChoiceParamSpec<T> {
   return {
     kind: 'choice',
     default: options.default,
@@ -58,7 +136,7 @@ export function choice<const T extends string>(options: {
   };
 }
 
-export function boolean(options: { default: boolean; help?: string }): ParamSpec {
+export function boolean(options: Omit<BooleanParamSpec, 'kind'>): BooleanParamSpec {
   return { kind: 'boolean', ...options };
 }
 
@@ -67,20 +145,29 @@ export function string(options: {
   required?: boolean;
   pattern?: string;
   help?: string;
-}): ParamSpec {
-  return { kind: 'string', default: options.default ?? '', ...options };
+}): StringParamSpec {
+  return { kind: 'string', ...options, default: options.default ?? '' };
 }
 
-export function list(options: {
-  of: 'integer' | 'number' | 'string';
-  default: Array<number | string>;
+interface ListOptions<T> {
+  default: T[];
   min?: number;
   max?: number;
   minLength?: number;
   maxLength?: number;
   help?: string;
-}): ParamSpec {
-  return { kind: 'list', ...options };
+}
+
+export function list<const T extends string>(
+  options: ListOptions<NoInfer<T>> & { of: 'string'; choices: readonly T[] },
+): ListParamSpec<T>;
+export function list(options: ListOptions<string> & { of: 'string' }): ListParamSpec<string>;
+export function list(options: ListOptions<number> & { of: 'integer' | 'number' }): ListParamSpec<number>;
+export function list(
+  options: ListOptions<number | string> & { of: ListParamSpec['of']; choices?: readonly string[] },
+): ListParamSpec {
+  const { choices, ...rest } = options;
+  return { kind: 'list', ...rest, ...(choices ? { choices: [...choices] } : {}) };
 }
 
 /** Describes a param's accepted values in words, for messages and the inspector. */
@@ -114,8 +201,17 @@ export function describeParam(spec: ParamSpec): string {
           ? ` (${spec.minLength} to ${spec.maxLength} items)`
           : spec.minLength !== undefined
             ? ` (at least ${spec.minLength} items)`
-            : '';
-      return `a list of ${spec.of === 'integer' ? 'integers' : spec.of === 'number' ? 'numbers' : 'strings'}${range}${length}`;
+            : spec.maxLength !== undefined
+              ? ` (at most ${spec.maxLength} items)`
+              : '';
+      const items = spec.choices
+        ? `names from ${spec.choices.map((c) => JSON.stringify(c)).join(', ')}`
+        : spec.of === 'integer'
+          ? 'integers'
+          : spec.of === 'number'
+            ? 'numbers'
+            : 'strings';
+      return `a list of ${items}${range}${length}`;
     }
   }
 }

@@ -1,6 +1,12 @@
 import { boolean, choice, defineNodeType, integer, list, number, port } from './define';
-import { DIFFUSION_REWARDS, SAMPLERS, loraParams } from './diffusion-params';
+import { DIFFUSION_REWARDS, SAMPLERS, TUNING_METHODS, loraParams } from './diffusion-params';
 import { OPTIMIZERS, SCHEDULES, optimizerParams } from './shared-params';
+
+export const DDPO_ALGORITHMS = ['ddpo-is', 'ddpo-sf'] as const;
+export type DdpoAlgorithm = (typeof DDPO_ALGORITHMS)[number];
+/** How rewards become advantages: over the batch, per prompt class, or as they are. */
+export const ADVANTAGE_NORMALIZATIONS = ['batch', 'per-class', 'none'] as const;
+export type AdvantageNormalization = (typeof ADVANTAGE_NORMALIZATIONS)[number];
 
 /** DDPO (Black et al. 2023): reinforcement-learning fine-tuning of a diffusion model on a reward. */
 export const diffusionDdpoNode = defineNodeType({
@@ -32,7 +38,7 @@ export const diffusionDdpoNode = defineNodeType({
     }),
     algorithm: choice({
       default: 'ddpo-is',
-      choices: ['ddpo-is', 'ddpo-sf'],
+      choices: DDPO_ALGORITHMS,
       help: 'DDPO-IS (importance sampling + clipping) or DDPO-SF (score function / REINFORCE).',
     }),
     epochs: integer({ default: 20, min: 1, max: 100_000, help: 'Sampling + update rounds.' }),
@@ -70,7 +76,7 @@ export const diffusionDdpoNode = defineNodeType({
     advantageClip: number({ default: 5, min: 0.001, max: 1e6, help: 'Advantages are clipped to ±this.' }),
     advantageNormalization: choice({
       default: 'batch',
-      choices: ['batch', 'per-class', 'none'],
+      choices: ADVANTAGE_NORMALIZATIONS,
       help: 'Normalise rewards to advantages over the whole batch, per prompt class (the paper’s per-prompt stat tracking), or not at all.',
     }),
     timestepFraction: number({
@@ -100,31 +106,31 @@ export const diffusionDdpoNode = defineNodeType({
     clipDenoised: boolean({ default: true, help: 'Clip x̂₀ to [−1, 1] in every step.' }),
     method: choice({
       default: 'lora',
-      choices: ['lora', 'full'],
+      choices: TUNING_METHODS,
       help: 'Update LoRA adapters (merged into the saved model) or all weights.',
     }),
     ...loraParams,
-    optimizer: choice({ default: 'adam', choices: OPTIMIZERS, help: optimizerParams.optimizer!.help ?? '' }),
+    optimizer: choice({ default: 'adam', choices: OPTIMIZERS, help: optimizerParams.optimizer.help }),
     learningRate: number({
       default: 0.0003,
       min: 0,
       max: 10,
       help: 'Learning rate (paper: 3e-4 with LoRA).',
     }),
-    beta1: optimizerParams.beta1!,
-    beta2: optimizerParams.beta2!,
-    lionBeta2: optimizerParams.lionBeta2!,
-    momentum: optimizerParams.momentum!,
-    weightDecay: optimizerParams.weightDecay!,
+    beta1: optimizerParams.beta1,
+    beta2: optimizerParams.beta2,
+    lionBeta2: optimizerParams.lionBeta2,
+    momentum: optimizerParams.momentum,
+    weightDecay: optimizerParams.weightDecay,
     schedule: choice({
       default: 'constant',
       choices: SCHEDULES,
       help: 'Learning-rate schedule over all optimiser steps.',
     }),
-    warmupSteps: optimizerParams.warmupSteps!,
-    minLearningRate: optimizerParams.minLearningRate!,
-    stepEvery: optimizerParams.stepEvery!,
-    stepGamma: optimizerParams.stepGamma!,
+    warmupSteps: optimizerParams.warmupSteps,
+    minLearningRate: optimizerParams.minLearningRate,
+    stepEvery: optimizerParams.stepEvery,
+    stepGamma: optimizerParams.stepGamma,
     gradientClip: number({
       default: 1,
       min: 0,
@@ -142,7 +148,6 @@ export const diffusionDdpoNode = defineNodeType({
       help: 'Report KL to the starting model along the sampled chains (one extra forward pass per step).',
     }),
   },
-  op: 'diffusion-ddpo',
   lineageParams: (params) => [
     'algorithm',
     'reward',

@@ -1,5 +1,5 @@
 import { defineNodeType, integer, list, port } from './define';
-import { samplerParams } from './diffusion-params';
+import { IMAGE_REWARDS, samplerParams } from './diffusion-params';
 
 /** Scores fresh samples of a diffusion model: rewards and a classifier's judgement. */
 export const diffusionEvaluateNode = defineNodeType({
@@ -31,6 +31,7 @@ export const diffusionEvaluateNode = defineNodeType({
     }),
     rewards: list({
       of: 'string',
+      choices: IMAGE_REWARDS,
       default: ['brightness', 'compressibility'],
       help: 'Rewards reported: brightness, compressibility, incompressibility.',
     }),
@@ -43,5 +44,4 @@ export const diffusionEvaluateNode = defineNodeType({
     seed: integer({ default: 0, min: 0, max: 4_294_967_295, help: 'Sampling seed; 0 = the run’s seed.' }),
     batchSize: integer({ default: 100, min: 1, max: 4096, help: 'Images denoised together.' }),
   },
-  op: 'diffusion-evaluate',
 });

@@ -11,6 +11,4 @@ export const diffusionExportNode = defineNodeType({
   inputs: { model: port('diffusion-model') },
   outputs: {},
   params: exportNode.params,
-  // The same op as `export`: it copies whatever describes the model (diffusion.json) beside model.json.
-  op: 'export',
 });

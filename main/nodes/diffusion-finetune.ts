@@ -1,5 +1,5 @@
 import { choice, defineNodeType, integer, list, number, port } from './define';
-import { loraParams, previewParams } from './diffusion-params';
+import { loraParams, previewParams, TUNING_METHODS } from './diffusion-params';
 import { checkOptimizerParams, optimizerParams } from './shared-params';
 
 /** Fine-tuning of a trained diffusion model: all weights or LoRA adapters (Hu et al.). */
@@ -35,7 +35,7 @@ export const diffusionFinetuneNode = defineNodeType({
     }),
     method: choice({
       default: 'lora',
-      choices: ['lora', 'full'],
+      choices: TUNING_METHODS,
       help: 'Train LoRA adapters only, or every weight.',
     }),
     ...loraParams,
@@ -61,7 +61,6 @@ export const diffusionFinetuneNode = defineNodeType({
     }),
     ...previewParams,
   },
-  op: 'diffusion-finetune',
   check: checkOptimizerParams,
   lineageParams: (params) =>
     params.method === 'lora'

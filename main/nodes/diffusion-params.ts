@@ -1,17 +1,24 @@
-/** Param groups shared by the diffusion node types. */
-import { boolean, choice, integer, number, type ParamSpec } from './define';
+/** Param groups and name lists shared by the diffusion node types. */
+import { boolean, choice, integer, number } from './define';
 
 export const SAMPLERS = ['ddim', 'ddpm'] as const;
+export type SamplerMethod = (typeof SAMPLERS)[number];
+/** Which kernels get LoRA adapters. */
 export const LORA_TARGETS = ['all', 'conv', 'dense'] as const;
-export const DIFFUSION_REWARDS = [
-  'compressibility',
-  'incompressibility',
-  'brightness',
-  'classifier',
-] as const;
+export type LoraTargets = (typeof LORA_TARGETS)[number];
+/** β schedules of the forward (noising) process. */
+export const NOISE_SCHEDULES = ['linear', 'cosine'] as const;
+export type NoiseScheduleKind = (typeof NOISE_SCHEDULES)[number];
+/** Rewards computed from the images alone. */
+export const IMAGE_REWARDS = ['compressibility', 'incompressibility', 'brightness'] as const;
+/** Every reward DDPO can optimise: the image rewards and a classifier's probability of a class. */
+export const DIFFUSION_REWARDS = [...IMAGE_REWARDS, 'classifier'] as const;
+export type RewardName = (typeof DIFFUSION_REWARDS)[number];
+/** What the fine-tuning nodes train: LoRA adapters or every weight. */
+export const TUNING_METHODS = ['lora', 'full'] as const;
 
 /** Sample grids streamed while a diffusion model trains. */
-export const previewParams: Record<string, ParamSpec> = {
+export const previewParams = {
   sampleEvery: integer({
     default: 0,
     min: 0,
@@ -34,11 +41,7 @@ export const previewParams: Record<string, ParamSpec> = {
 };
 
 /** Sampler settings (diffusion.sample, diffusion.evaluate). */
-export function samplerParams(defaults: {
-  steps: number;
-  eta: number;
-  guidanceScale: number;
-}): Record<string, ParamSpec> {
+export function samplerParams(defaults: { steps: number; eta: number; guidanceScale: number }) {
   return {
     method: choice({
       default: 'ddim',
@@ -71,7 +74,7 @@ export function samplerParams(defaults: {
 }
 
 /** LoRA adapters (diffusion.finetune, diffusion.ddpo). */
-export const loraParams: Record<string, ParamSpec> = {
+export const loraParams = {
   loraRank: integer({
     default: 4,
     min: 1,

@@ -30,5 +30,4 @@ export const diffusionSampleNode = defineNodeType({
     columns: integer({ default: 0, min: 0, max: 1000, help: 'Images per row of the grid; 0 = automatic.' }),
     batchSize: integer({ default: 64, min: 1, max: 4096, help: 'Images denoised together.' }),
   },
-  op: 'diffusion-sample',
 });

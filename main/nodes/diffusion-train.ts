@@ -1,6 +1,6 @@
 import { choice, defineNodeType, integer, list, number, port } from './define';
-import { previewParams } from './diffusion-params';
-import { checkOptimizerParams, optimizerParams } from './shared-params';
+import { NOISE_SCHEDULES, previewParams } from './diffusion-params';
+import { checkOptimizerParams, optimizerParams, SCHEDULES } from './shared-params';
 
 /** DDPM training (Ho et al. 2020) of a U-Net on an image dataset. */
 export const diffusionTrainNode = defineNodeType({
@@ -26,7 +26,7 @@ export const diffusionTrainNode = defineNodeType({
     learningRate: number({ default: 0.002, min: 0, max: 10, help: 'Peak learning rate η₀.' }),
     schedule: choice({
       default: 'warmup-cosine',
-      choices: ['constant', 'step', 'cosine', 'warmup-cosine', 'one-cycle', 'rex'],
+      choices: SCHEDULES,
       help: 'Learning-rate schedule (not the noise schedule).',
     }),
     warmupSteps: integer({
@@ -43,7 +43,7 @@ export const diffusionTrainNode = defineNodeType({
     }),
     noiseSchedule: choice({
       default: 'linear',
-      choices: ['linear', 'cosine'],
+      choices: NOISE_SCHEDULES,
       help: 'β schedule: linear from betaStart to betaEnd (Ho et al.) or cosine (Nichol & Dhariwal, s = 0.008, β ≤ 0.999).',
     }),
     timesteps: integer({ default: 1000, min: 2, max: 100_000, help: 'T, the number of diffusion steps.' }),
@@ -71,7 +71,18 @@ export const diffusionTrainNode = defineNodeType({
     }),
     ...previewParams,
   },
-  op: 'diffusion-train',
-  check: checkOptimizerParams,
+  check: (params) => [
+    ...checkOptimizerParams(params),
+    ...(params.noiseSchedule === 'linear' && params.betaEnd <= params.betaStart
+      ? [
+          {
+            param: 'betaEnd',
+            expected: `> betaStart (${params.betaStart})`,
+            received: params.betaEnd,
+            message: `betaEnd must exceed betaStart (${params.betaStart}), got ${params.betaEnd}`,
+          },
+        ]
+      : []),
+  ],
   lineageParams: () => ['noiseSchedule', 'timesteps', 'epochs'],
 });

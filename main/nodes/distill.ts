@@ -43,7 +43,6 @@ export const distillNode = defineNodeType({
     ...optimizerParams,
     ...validationParams,
   },
-  op: 'distill',
   check: checkOptimizerParams,
   lineageParams: () => ['temperature', 'alpha', 'labels'],
 });

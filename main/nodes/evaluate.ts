@@ -1,4 +1,5 @@
 import { choice, defineNodeType, integer, port } from './define';
+import { SCORED_SPLITS } from './shared-params';
 
 /** Accuracy, loss, confusion matrix, size and latency of a classifier. */
 export const evaluateNode = defineNodeType({
@@ -12,7 +13,7 @@ export const evaluateNode = defineNodeType({
   params: {
     split: choice({
       default: 'test',
-      choices: ['test', 'validation', 'train'],
+      choices: SCORED_SPLITS,
       help: 'Which split to score.',
     }),
     batchSize: integer({ default: 256, min: 1, max: 65_536, help: 'Batch size for scoring.' }),
@@ -23,5 +24,4 @@ export const evaluateNode = defineNodeType({
       help: 'Single-example predictions timed for latency; 0 = skip.',
     }),
   },
-  op: 'evaluate',
 });

@@ -1,5 +1,9 @@
 import { choice, defineNodeType, integer, port, string } from './define';
 
+/** Formats the exporters write (main/export registers one exporter for each). */
+export const EXPORT_FORMATS = ['tfjs'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 /** Writes a model to a folder in a deployable format. */
 export const exportNode = defineNodeType({
   type: 'export',
@@ -10,7 +14,7 @@ export const exportNode = defineNodeType({
   inputs: { model: port('model') },
   outputs: {},
   params: {
-    format: choice({ default: 'tfjs', choices: ['tfjs'], help: 'Export format.' }),
+    format: choice({ default: 'tfjs', choices: EXPORT_FORMATS, help: 'Export format.' }),
     outDir: string({ required: true, help: 'Folder to write; created when missing.' }),
     shardSizeBytes: integer({
       default: 4_194_304,
@@ -19,5 +23,4 @@ export const exportNode = defineNodeType({
       help: 'Largest weight shard, in bytes.',
     }),
   },
-  op: 'export',
 });

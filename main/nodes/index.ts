@@ -18,12 +18,13 @@ import { modelUnetNode } from './model-unet';
 import { pruneNode } from './prune';
 import { quantizeNode } from './quantize';
 import { trainNode } from './train';
+import type { NodeSpec } from './define';
 
 export { NodeCatalog } from './catalog';
 export * from './define';
 
 /** Every built-in node type, in palette order. */
-export const BUILTIN_NODES = [
+export const BUILTIN_NODES: readonly NodeSpec[] = [
   datasetMnistNode,
   datasetIdxNode,
   datasetCsvNode,

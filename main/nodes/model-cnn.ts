@@ -1,6 +1,11 @@
 import { choice, defineNodeType, integer, list, number, port } from './define';
 import { ACTIVATIONS } from './model-mlp';
 
+export const PADDINGS = ['same', 'valid'] as const;
+export type Padding = (typeof PADDINGS)[number];
+export const POOLINGS = ['max', 'avg', 'none'] as const;
+export type Pooling = (typeof POOLINGS)[number];
+
 /** A LeNet-5-like convolutional network for image datasets. */
 export const modelCnnNode = defineNodeType({
   type: 'model.cnn',
@@ -23,10 +28,10 @@ export const modelCnnNode = defineNodeType({
       help: 'Filters of each conv block.',
     }),
     kernelSize: integer({ default: 5, min: 1, max: 15, help: 'Square kernel size of every convolution.' }),
-    padding: choice({ default: 'same', choices: ['same', 'valid'], help: 'Convolution padding.' }),
+    padding: choice({ default: 'same', choices: PADDINGS, help: 'Convolution padding.' }),
     pooling: choice({
       default: 'max',
-      choices: ['max', 'avg', 'none'],
+      choices: POOLINGS,
       help: '2×2 pooling after each conv block.',
     }),
     dense: list({
@@ -50,5 +55,4 @@ export const modelCnnNode = defineNodeType({
       help: 'Dropout rate before each dense layer.',
     }),
   },
-  op: 'model-cnn',
 });

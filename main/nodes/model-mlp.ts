@@ -1,6 +1,8 @@
 import { choice, defineNodeType, list, number, port } from './define';
 
-export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'selu', 'swish'] as const;
+/** Hidden-layer activations (all registered by tfjs-layers 4.x). */
+export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'selu', 'swish', 'gelu'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
 
 /** A multi-layer perceptron; input size and class count come from the connected dataset. */
 export const modelMlpNode = defineNodeType({
@@ -29,5 +31,4 @@ export const modelMlpNode = defineNodeType({
       help: 'Dropout rate after each hidden layer.',
     }),
   },
-  op: 'model-mlp',
 });

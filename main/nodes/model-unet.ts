@@ -1,6 +1,10 @@
 import { boolean, choice, defineNodeType, integer, list, port } from './define';
 import { ACTIVATIONS } from './model-mlp';
 
+/** How time and class enter each U-Net block. */
+export const CONDITIONINGS = ['scale-shift', 'shift'] as const;
+export type Conditioning = (typeof CONDITIONINGS)[number];
+
 /**
  * A small class-conditional U-Net for denoising diffusion (Ho et al. 2020): conv residual blocks,
  * stride-2 down and nearest 2× up sampling with skip connections, a sinusoidal time embedding and
@@ -51,7 +55,7 @@ export const modelUnetNode = defineNodeType({
     }),
     conditioning: choice({
       default: 'scale-shift',
-      choices: ['scale-shift', 'shift'],
+      choices: CONDITIONINGS,
       help: 'How time and class enter each block: scale and shift the features per channel (FiLM, Nichol & Dhariwal’s scale-shift) or only shift them (DDPM).',
     }),
     activation: choice({
@@ -60,5 +64,26 @@ export const modelUnetNode = defineNodeType({
       help: 'Activation of the convolutions and the condition MLP.',
     }),
   },
-  op: 'model-unet',
+  check: ({ imageSize, timeEmbedDim, widths }) => {
+    const problems = [];
+    if (timeEmbedDim % 2 !== 0) {
+      problems.push({
+        param: 'timeEmbedDim',
+        expected: 'an even integer',
+        received: timeEmbedDim,
+        message: `timeEmbedDim must be even (sines and cosines in pairs), got ${timeEmbedDim}`,
+      });
+    }
+    // 0 takes the dataset's height, which only the op knows; it checks that size when it builds.
+    const factor = 2 ** (widths.length - 1);
+    if (imageSize !== 0 && imageSize % factor !== 0) {
+      problems.push({
+        param: 'imageSize',
+        expected: `0 or a multiple of ${factor} for ${widths.length} levels (each level halves the image)`,
+        received: imageSize,
+        message: `imageSize must be a multiple of ${factor} for ${widths.length} levels, got ${imageSize}`,
+      });
+    }
+    return problems;
+  },
 });

@@ -1,13 +1,91 @@
-import { choice, defineNodeType, integer, list, number, port } from './define';
+import {
+  choice,
+  defineNodeType,
+  integer,
+  list,
+  number,
+  port,
+  type ParamProblem,
+  type ParamValues,
+} from './define';
 import { checkOptimizerParams, optimizerParams, validationParams } from './shared-params';
 
-type Issue = { param: string; expected: string; received: unknown; message: string };
+export const PRUNE_METHODS = ['magnitude', 'n:m', 'structured'] as const;
+export type PruneMethod = (typeof PRUNE_METHODS)[number];
+/** Magnitude pruning ranks all layers' weights together or each layer on its own. */
+export const PRUNE_SCOPES = ['global', 'layer'] as const;
+export type PruneScope = (typeof PRUNE_SCOPES)[number];
+export const PRUNING_SCHEDULES = ['one-shot', 'agp'] as const;
+export type PruningSchedule = (typeof PRUNING_SCHEDULES)[number];
+/** Norms that rank units and filters for structured pruning. */
+export const NORM_CRITERIA = ['l1', 'l2'] as const;
+export type NormCriterion = (typeof NORM_CRITERIA)[number];
+
+const pruneParams = {
+  method: choice({
+    default: 'magnitude',
+    choices: PRUNE_METHODS,
+    help: 'Unstructured magnitude pruning, N:M semi-structured sparsity, or structured removal of units / filters.',
+  }),
+  sparsity: number({
+    default: 0.9,
+    min: 0,
+    max: 1,
+    exclusiveMax: true,
+    help: 'Target fraction of kernel weights set to zero (magnitude), or of units / filters removed from each hidden layer (structured). Han et al.: 0.92 (8% kept).',
+  }),
+  scope: choice({
+    default: 'global',
+    choices: PRUNE_SCOPES,
+    help: 'Magnitude pruning: rank all layers’ weights together (one threshold) or prune each layer to the same fraction.',
+  }),
+  pruningSchedule: choice({
+    default: 'agp',
+    choices: PRUNING_SCHEDULES,
+    help: 'Magnitude pruning: prune to the target at once, then fine-tune; or ramp sparsity up with AGP while fine-tuning.',
+  }),
+  initialSparsity: number({
+    default: 0,
+    min: 0,
+    max: 1,
+    exclusiveMax: true,
+    help: 'AGP: sparsity s_i at the first pruning step.',
+  }),
+  startStep: integer({ default: 0, min: 0, max: 10_000_000, help: 'AGP: step t₀ of the first pruning.' }),
+  pruneEvery: integer({ default: 50, min: 1, max: 10_000_000, help: 'AGP: steps Δt between prunings.' }),
+  rampSteps: integer({
+    default: 0,
+    min: 0,
+    max: 10_000_000,
+    help: 'AGP: steps n·Δt from the first pruning to the final sparsity; 0 = 75% of the fine-tuning steps after t₀ (the rest recovers at the final sparsity).',
+  }),
+  n: integer({ default: 2, min: 1, max: 64, help: 'N:M: weights kept in each group.' }),
+  m: integer({ default: 4, min: 1, max: 64, help: 'N:M: group size along the input axis.' }),
+  criterion: choice({
+    default: 'l1',
+    choices: NORM_CRITERIA,
+    help: 'Structured: norm of a unit’s / filter’s incoming weights used to rank it.',
+  }),
+  excludeLayers: list({
+    of: 'string',
+    default: [],
+    help: 'Names of layers left unpruned (e.g. "conv_1"). The output layer is never removed by structured pruning.',
+  }),
+  ...optimizerParams,
+  epochs: integer({
+    default: 2,
+    min: 0,
+    max: 10_000,
+    help: 'Fine-tuning passes over the training set; 0 = prune only (one-shot), e.g. to find the accuracy knee.',
+  }),
+  validationSplit: validationParams.validationSplit,
+};
 
 /** Cross-param checks of `prune` (plus the optimiser's). */
-function checkPruneParams(params: Record<string, unknown>): Issue[] {
-  const issues: Issue[] = checkOptimizerParams(params);
+function checkPruneParams(params: ParamValues<typeof pruneParams>): ParamProblem[] {
+  const issues = checkOptimizerParams(params);
   const { method, pruningSchedule, n, m, sparsity, initialSparsity, epochs } = params;
-  if (method === 'n:m' && typeof n === 'number' && typeof m === 'number' && n > m) {
+  if (method === 'n:m' && n > m) {
     issues.push({
       param: 'n',
       expected: `≤ m (${m})`,
@@ -21,10 +99,10 @@ function checkPruneParams(params: Record<string, unknown>): Issue[] {
         param: 'pruningSchedule',
         expected: '"one-shot" for n:m and structured pruning',
         received: pruningSchedule,
-        message: `the AGP schedule applies to magnitude pruning only; method "${String(method)}" needs pruningSchedule "one-shot"`,
+        message: `the AGP schedule applies to magnitude pruning only; method "${method}" needs pruningSchedule "one-shot"`,
       });
     }
-    if (typeof sparsity === 'number' && typeof initialSparsity === 'number' && initialSparsity > sparsity) {
+    if (initialSparsity > sparsity) {
       issues.push({
         param: 'initialSparsity',
         expected: `≤ sparsity (${sparsity})`,
@@ -66,66 +144,7 @@ export const pruneNode = defineNodeType({
     dataset: port('dataset', { help: 'Fine-tuning data (train split; validation split if present).' }),
   },
   outputs: { model: port('model', { help: 'The pruned, fine-tuned model.' }) },
-  params: {
-    method: choice({
-      default: 'magnitude',
-      choices: ['magnitude', 'n:m', 'structured'],
-      help: 'Unstructured magnitude pruning, N:M semi-structured sparsity, or structured removal of units / filters.',
-    }),
-    sparsity: number({
-      default: 0.9,
-      min: 0,
-      max: 1,
-      exclusiveMax: true,
-      help: 'Target fraction of kernel weights set to zero (magnitude), or of units / filters removed from each hidden layer (structured). Han et al.: 0.92 (8% kept).',
-    }),
-    scope: choice({
-      default: 'global',
-      choices: ['global', 'layer'],
-      help: 'Magnitude pruning: rank all layers’ weights together (one threshold) or prune each layer to the same fraction.',
-    }),
-    pruningSchedule: choice({
-      default: 'agp',
-      choices: ['one-shot', 'agp'],
-      help: 'Magnitude pruning: prune to the target at once, then fine-tune; or ramp sparsity up with AGP while fine-tuning.',
-    }),
-    initialSparsity: number({
-      default: 0,
-      min: 0,
-      max: 1,
-      exclusiveMax: true,
-      help: 'AGP: sparsity s_i at the first pruning step.',
-    }),
-    startStep: integer({ default: 0, min: 0, max: 10_000_000, help: 'AGP: step t₀ of the first pruning.' }),
-    pruneEvery: integer({ default: 50, min: 1, max: 10_000_000, help: 'AGP: steps Δt between prunings.' }),
-    rampSteps: integer({
-      default: 0,
-      min: 0,
-      max: 10_000_000,
-      help: 'AGP: steps n·Δt from the first pruning to the final sparsity; 0 = 75% of the fine-tuning steps after t₀ (the rest recovers at the final sparsity).',
-    }),
-    n: integer({ default: 2, min: 1, max: 64, help: 'N:M: weights kept in each group.' }),
-    m: integer({ default: 4, min: 1, max: 64, help: 'N:M: group size along the input axis.' }),
-    criterion: choice({
-      default: 'l1',
-      choices: ['l1', 'l2'],
-      help: 'Structured: norm of a unit’s / filter’s incoming weights used to rank it.',
-    }),
-    excludeLayers: list({
-      of: 'string',
-      default: [],
-      help: 'Names of layers left unpruned (e.g. "conv_1"). The output layer is never removed by structured pruning.',
-    }),
-    ...optimizerParams,
-    epochs: integer({
-      default: 2,
-      min: 0,
-      max: 10_000,
-      help: 'Fine-tuning passes over the training set; 0 = prune only (one-shot), e.g. to find the accuracy knee.',
-    }),
-    validationSplit: validationParams.validationSplit!,
-  },
-  op: 'prune',
+  params: pruneParams,
   check: checkPruneParams,
   lineageParams: (params) => {
     switch (params.method) {

@@ -1,4 +1,9 @@
 import { boolean, choice, defineNodeType, integer, port } from './define';
+import { SCORED_SPLITS } from './shared-params';
+
+/** Storage types of quantized weights that the tfjs weights manifest can hold. */
+export const QUANTIZATION_DTYPES = ['uint8', 'uint16', 'float16'] as const;
+export type QuantizationDtype = (typeof QUANTIZATION_DTYPES)[number];
 
 /**
  * Post-training weight quantization in the TensorFlow.js weights-manifest format (float16, or
@@ -22,7 +27,7 @@ export const quantizeNode = defineNodeType({
   params: {
     dtype: choice({
       default: 'uint8',
-      choices: ['uint8', 'uint16', 'float16'],
+      choices: QUANTIZATION_DTYPES,
       help: 'Storage type of the weights: 1 byte (uint8), 2 bytes (uint16, float16) instead of 4.',
     }),
     nudgeZero: boolean({
@@ -31,11 +36,10 @@ export const quantizeNode = defineNodeType({
     }),
     split: choice({
       default: 'test',
-      choices: ['test', 'validation', 'train'],
+      choices: SCORED_SPLITS,
       help: 'Split the accuracy is measured on.',
     }),
     batchSize: integer({ default: 256, min: 1, max: 65_536, help: 'Batch size for scoring.' }),
   },
-  op: 'quantize',
   lineageParams: () => ['dtype'],
 });

@@ -1,10 +1,20 @@
-/** Param groups that several node types share (train, and later distill / fine-tune). */
-import { boolean, choice, integer, number, type ParamSpec } from './define';
+/**
+ * Param groups that several node types share (train, distill, prune, the diffusion trainers) and
+ * the name lists they choose from, declared once for the editor, the validator and the worker.
+ */
+import { boolean, choice, integer, number, type ParamProblem, type ParamValues } from './define';
 
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw', 'lion'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
 export const SCHEDULES = ['constant', 'step', 'cosine', 'warmup-cosine', 'one-cycle', 'rex'] as const;
+export type ScheduleName = (typeof SCHEDULES)[number];
+/** Metrics early stopping may watch. */
+export const MONITORS = ['val_loss', 'val_accuracy', 'loss', 'accuracy'] as const;
+export type Monitor = (typeof MONITORS)[number];
+/** Dataset splits a node may score, in the order the editor offers them. */
+export const SCORED_SPLITS = ['test', 'validation', 'train'] as const;
 
-export const optimizerParams: Record<string, ParamSpec> = {
+export const optimizerParams = {
   epochs: integer({ default: 3, min: 1, max: 10_000, help: 'Passes over the training set.' }),
   batchSize: integer({ default: 64, min: 1, max: 65_536, help: 'Examples per optimisation step.' }),
   optimizer: choice({
@@ -84,7 +94,7 @@ export const optimizerParams: Record<string, ParamSpec> = {
   }),
 };
 
-export const validationParams: Record<string, ParamSpec> = {
+export const validationParams = {
   validationSplit: number({
     default: 0,
     min: 0,
@@ -94,7 +104,7 @@ export const validationParams: Record<string, ParamSpec> = {
   earlyStopping: boolean({ default: false, help: 'Stop when the monitored metric stops improving.' }),
   monitor: choice({
     default: 'val_loss',
-    choices: ['val_loss', 'val_accuracy', 'loss', 'accuracy'],
+    choices: MONITORS,
     help: 'Metric watched by early stopping.',
   }),
   patience: integer({ default: 3, min: 0, max: 1000, help: 'Epochs without improvement before stopping.' }),
@@ -102,12 +112,17 @@ export const validationParams: Record<string, ParamSpec> = {
   restoreBest: boolean({ default: true, help: 'On early stop, restore the weights of the best epoch.' }),
 };
 
+/** The optimiser and schedule params every training node resolves (train, distill, prune, …). */
+export type OptimizerParams = ParamValues<typeof optimizerParams>;
+/** The validation and early-stopping params of train and distill. */
+export type ValidationParams = ParamValues<typeof validationParams>;
+
 /** Cross-param checks shared by every node that takes optimizerParams. */
-export function checkOptimizerParams(params: Record<string, unknown>) {
-  const issues: Array<{ param: string; expected: string; received: unknown; message: string }> = [];
+export function checkOptimizerParams(params: Pick<OptimizerParams, 'learningRate' | 'minLearningRate'>) {
+  const issues: ParamProblem[] = [];
   const lr = params.learningRate;
   const minLr = params.minLearningRate;
-  if (typeof lr === 'number' && typeof minLr === 'number' && minLr > lr) {
+  if (minLr > lr) {
     issues.push({
       param: 'minLearningRate',
       expected: `≤ learningRate (${lr})`,

@@ -11,6 +11,5 @@ export const trainNode = defineNodeType({
   inputs: { model: port('model'), dataset: port('dataset') },
   outputs: { model: port('model') },
   params: { ...optimizerParams, ...validationParams },
-  op: 'train',
   check: checkOptimizerParams,
 });

@@ -1,6 +1,12 @@
 /** Checking one node's params against its spec, and filling in defaults. */
 import type { ValidationIssue } from '../../preload/contract';
-import { describeParam, type NodeSpec, type ParamSpec } from '../nodes/define';
+import {
+  describeParam,
+  type NodeSpec,
+  type ParamSpec,
+  type ParamSpecs,
+  type ParamValues,
+} from '../nodes/define';
 
 function describe(value: unknown): string {
   return value === undefined ? 'nothing' : JSON.stringify(value);
@@ -81,6 +87,13 @@ export function checkParam(
           issue(code, nodeId, itemName, expected, item, `${pointer}/${index}`);
         if (spec.of === 'string') {
           if (typeof item !== 'string') found.push(itemAt('PARAM_TYPE', 'a string'));
+          else if (spec.choices && !spec.choices.includes(item))
+            found.push(
+              itemAt(
+                'PARAM_INVALID_CHOICE',
+                `one of ${spec.choices.map((c) => JSON.stringify(c)).join(', ')}`,
+              ),
+            );
         } else {
           const itemIssue = checkNumber(
             { kind: spec.of, default: 0, min: spec.min, max: spec.max },
@@ -97,14 +110,15 @@ export function checkParam(
 
 /**
  * Checks a node's params against its spec: unknown names, wrong types, out-of-range values and the
- * node's own cross-param checks. Returns the params with defaults filled in, and every issue.
+ * node's own cross-param checks. Returns the params with defaults filled in, and every issue. This
+ * is the one place params are checked: the worker's ops receive what it returns, typed by the spec.
  */
-export function resolveParams(
+export function resolveParams<P extends ParamSpecs>(
   nodeId: string,
-  spec: NodeSpec,
+  spec: NodeSpec<P>,
   params: Record<string, unknown>,
   pointer: string,
-): { params: Record<string, unknown>; issues: ValidationIssue[] } {
+): { params: ParamValues<P>; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
   const resolved: Record<string, unknown> = {};
   for (const name of Object.keys(params)) {
@@ -139,8 +153,10 @@ export function resolveParams(
     issues.push(...found);
     resolved[name] = structuredClone(value);
   }
+  // Only now is every value of the declared type, which is what `check` may assume.
+  const typed = resolved as ParamValues<P>;
   if (issues.length === 0 && spec.check) {
-    for (const problem of spec.check(resolved)) {
+    for (const problem of spec.check(typed)) {
       issues.push({
         code: 'PARAM_INVALID',
         nodeId,
@@ -152,5 +168,5 @@ export function resolveParams(
       });
     }
   }
-  return { params: resolved, issues };
+  return { params: typed, issues };
 }

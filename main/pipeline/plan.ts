@@ -1,4 +1,5 @@
 /** Turns a validated pipeline into tasks in dependency order, with seeds and fingerprints. */
+import type { NodeParams } from '../nodes/define';
 import type { Endpoint } from './graph';
 import { taskFingerprint, taskSeed } from './fingerprint';
 import type { ResolvedPipeline } from './validate';
@@ -7,9 +8,8 @@ export interface PlannedTask {
   nodeId: string;
   type: string;
   version: number;
-  op: string;
   category: string;
-  params: Record<string, unknown>;
+  params: NodeParams;
   /** Params as the user wrote them: the "key params" shown on lineage edges. */
   explicitParams: Record<string, unknown>;
   seed: number;
@@ -32,7 +32,6 @@ export function planPipeline(pipeline: ResolvedPipeline): PlannedTask[] {
       nodeId: node.id,
       type: node.type,
       version: node.spec.version,
-      op: node.spec.op,
       category: node.spec.category,
       params: node.params,
       explicitParams: node.explicitParams,

@@ -4,8 +4,16 @@
  */
 import type { PipelineDoc, ValidationIssue } from '../../preload/contract';
 import type { NodeCatalog } from '../nodes/catalog';
-import type { NodeSpec } from '../nodes/define';
-import { findCycle, NODE_ID_PATTERN, parseEndpoint, topologicalOrder, type Endpoint } from './graph';
+import type { NodeParams, NodeSpec } from '../nodes/define';
+import {
+  describeNodeIdRule,
+  findCycle,
+  isNodeId,
+  parseEndpoint,
+  portsCompatible,
+  topologicalOrder,
+  type Endpoint,
+} from './graph';
 import { resolveParams } from './params';
 
 export const PIPELINE_FORMAT = 1;
@@ -15,7 +23,8 @@ export interface ResolvedNode {
   id: string;
   type: string;
   spec: NodeSpec;
-  params: Record<string, unknown>;
+  /** What resolveParams returned for `spec`: every declared param, defaults applied. */
+  params: NodeParams;
   /** The params as written in the document (no defaults): what the user chose. */
   explicitParams: Record<string, unknown>;
   /** Input port → the upstream output it is connected to. */
@@ -142,7 +151,7 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
   // Nodes: shape, ids, types, params.
   const nodes = new Map<
     string,
-    { index: number; spec?: NodeSpec; params: Record<string, unknown>; explicit: Record<string, unknown> }
+    { index: number; spec?: NodeSpec; params: NodeParams; explicit: Record<string, unknown> }
   >();
   rawNodes.forEach((raw: unknown, index) => {
     const pointer = `/nodes/${index}`;
@@ -156,12 +165,12 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
       return;
     }
     const id = raw.id;
-    if (typeof id !== 'string' || !NODE_ID_PATTERN.test(id)) {
+    if (!isNodeId(id)) {
       issues.schema(
         `${pointer}/id`,
-        'an id of letters, digits, "_" or "-" (no dots)',
+        `an id of ${describeNodeIdRule}`,
         id,
-        `Node #${index}: "id" must be letters, digits, "_" or "-" starting with a letter, got ${JSON.stringify(id)}`,
+        `Node #${index}: "id" must be ${describeNodeIdRule}, got ${JSON.stringify(id)}`,
       );
       return;
     }
@@ -214,7 +223,7 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
         `Node "${id}": "type" must be a string`,
         at,
       );
-      nodes.set(id, { index, params: paramObject, explicit: paramObject });
+      nodes.set(id, { index, params: {}, explicit: paramObject });
       return;
     }
     const spec = catalog.get(raw.type);
@@ -227,7 +236,7 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
         received: raw.type,
         message: `Node "${id}": unknown node type "${raw.type}"`,
       });
-      nodes.set(id, { index, params: paramObject, explicit: paramObject });
+      nodes.set(id, { index, params: {}, explicit: paramObject });
       return;
     }
     const resolved = resolveParams(id, spec, paramObject, `${pointer}/params`);
@@ -311,7 +320,7 @@ export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: stri
     if (!ok || !from || !to) return;
     const fromType = nodes.get(from.nodeId)!.spec!.outputs[from.port]!.type;
     const toType = nodes.get(to.nodeId)!.spec!.inputs[to.port]!.type;
-    if (fromType !== toType) {
+    if (!portsCompatible(fromType, toType)) {
       issues.add({
         code: 'PORT_TYPE_MISMATCH',
         nodeId: to.nodeId,

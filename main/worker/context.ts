@@ -1,5 +1,6 @@
 import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { DistilleryError, errors } from '../base/errors';
 import {
   METRICS_FILE,
   type BackendInfo,
@@ -9,18 +10,22 @@ import {
   type WorkerEvent,
 } from './protocol';
 
-/** What an op may know and do. Ops write files only below `taskDir`. */
+/**
+ * What an op may know and do besides its params (which it receives resolved and typed, see
+ * op-registry.ts). Ops write files only below `taskDir`.
+ */
 export interface OpContext {
   readonly taskId: string;
   readonly nodeId: string;
   readonly taskDir: string;
   readonly seed: number;
-  readonly params: Record<string, unknown>;
   readonly inputs: Record<string, InputRef>;
   readonly resumeFrom: string | undefined;
   readonly backend: BackendInfo;
   /** Aborted when the runner asks to cancel: finish the current step, checkpoint, then throw. */
   readonly signal: AbortSignal;
+  /** Throws TASK_CANCELLED once the runner has asked the task to stop. */
+  throwIfCancelled(): void;
   metric(name: string, value: number, at: { step: number; epoch?: number }): void;
   progress(done: number, total: number): void;
   checkpoint(path: string, step: number): void;
@@ -34,7 +39,31 @@ export interface OpContext {
 /** What an op returns: a small summary that ends up in the task record. */
 export type OpSummary = Record<string, unknown>;
 
-export type Op = (ctx: OpContext) => Promise<OpSummary>;
+/** The input on `port`, or MISSING_INPUT / PORT_TYPE_MISMATCH naming the node and port. */
+export function requireInput(ctx: OpContext, port: string, kind: InputRef['kind']): InputRef {
+  const input = ctx.inputs[port];
+  if (!input) {
+    throw new DistilleryError('MISSING_INPUT', `Node "${ctx.nodeId}": input "${port}" is not connected`, {
+      nodeId: ctx.nodeId,
+      port,
+      expected: `a ${kind}`,
+      received: undefined,
+    });
+  }
+  if (input.kind !== kind) {
+    throw new DistilleryError(
+      'PORT_TYPE_MISMATCH',
+      `Node "${ctx.nodeId}": input "${port}" must be a ${kind}`,
+      {
+        nodeId: ctx.nodeId,
+        port,
+        expected: kind,
+        received: input.kind,
+      },
+    );
+  }
+  return input;
+}
 
 const FLUSH_INTERVAL_MS = 200;
 const FLUSH_POINTS = 500;
@@ -49,7 +78,6 @@ export class WorkerOpContext implements OpContext {
   readonly nodeId: string;
   readonly taskDir: string;
   readonly seed: number;
-  readonly params: Record<string, unknown>;
   readonly inputs: Record<string, InputRef>;
   readonly resumeFrom: string | undefined;
   private readonly abort = new AbortController();
@@ -70,7 +98,6 @@ export class WorkerOpContext implements OpContext {
     this.nodeId = request.nodeId;
     this.taskDir = request.taskDir;
     this.seed = request.seed;
-    this.params = request.params;
     this.inputs = request.inputs;
     this.resumeFrom = request.resumeFrom;
     mkdirSync(this.taskDir, { recursive: true });
@@ -83,6 +110,10 @@ export class WorkerOpContext implements OpContext {
 
   cancel(): void {
     this.abort.abort();
+  }
+
+  throwIfCancelled(): void {
+    if (this.abort.signal.aborted) throw errors.cancelled(this.taskId);
   }
 
   metric(name: string, value: number, at: { step: number; epoch?: number }): void {

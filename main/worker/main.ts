@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { serializeError } from '../base/errors';
 import { backendChoiceFromEnv, initBackend, tfjsVersions } from './backend';
 import { WorkerOpContext } from './context';
-import { getOp } from './ops/index';
+import { getOp } from './op-registry';
+import './ops/index';
 import { decodeRequest, PROTOCOL_VERSION, type StartRequest, type WorkerEvent } from './protocol';
 
 function send(event: WorkerEvent): Promise<void> {
@@ -24,7 +25,7 @@ async function run(request: StartRequest, backend: Awaited<ReturnType<typeof ini
   const ctx = new WorkerOpContext(request, backend, (event) => void send(event));
   context = ctx;
   try {
-    const summary = await getOp(request.op)(ctx);
+    const summary = await getOp(request.nodeType).run(ctx, request.params);
     ctx.flush();
     await send({ type: 'done', taskId: request.taskId, summary });
   } catch (error) {

@@ -25,13 +25,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../main/worker/backend';
-import type { Op, OpSummary } from '../../main/worker/context';
+import type { OpSummary } from '../../main/worker/context';
+import type { FakeOpContext } from '../helpers/fake-op-context';
 import { writeDataset } from '../../main/worker/data/dataset-file';
-import { distillOp } from '../../main/worker/ops/distill';
-import { evaluateOp } from '../../main/worker/ops/evaluate';
-import { pruneOp } from '../../main/worker/ops/prune';
-import { quantizeOp } from '../../main/worker/ops/quantize';
-import { trainOp } from '../../main/worker/ops/train';
+import { distillOp, evaluateOp, pruneOp, quantizeOp, trainOp } from '../helpers/ops';
 import { mnistSlice, TrainTestContext, writeBuiltModel } from '../helpers/train-fixtures';
 
 const env = (name: string, fallback: number): number => {
@@ -75,7 +72,7 @@ let taskCounter = 0;
 async function runOp(
   root: string,
   label: string,
-  op: Op,
+  op: (ctx: FakeOpContext) => Promise<OpSummary>,
   params: Record<string, unknown>,
   inputs: Record<string, string>,
 ): Promise<{ summary: OpSummary; ctx: TrainTestContext; seconds: number; model?: string }> {

@@ -28,11 +28,15 @@ import { readDataset } from '../../main/worker/data/dataset-file';
 import { resizeArea } from '../../main/worker/diffusion/images';
 import { classifierProbabilities } from '../../main/worker/diffusion/rewards';
 import { loadModel } from '../../main/worker/models/model-file';
-import { datasetMnistOp } from '../../main/worker/ops/dataset';
-import { diffusionDdpoOp } from '../../main/worker/ops/ddpo';
-import { diffusionEvaluateOp, diffusionTrainOp, modelUnetOp } from '../../main/worker/ops/diffusion';
-import { modelCnnOp } from '../../main/worker/ops/model';
-import { trainOp } from '../../main/worker/ops/train';
+import {
+  datasetMnistOp,
+  diffusionDdpoOp,
+  diffusionEvaluateOp,
+  diffusionTrainOp,
+  modelCnnOp,
+  modelUnetOp,
+  trainOp,
+} from '../helpers/ops';
 import type { InputRef } from '../../main/worker/protocol';
 import { FakeOpContext } from '../helpers/fake-op-context';
 

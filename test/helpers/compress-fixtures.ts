@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SplitData } from '../../main/worker/data/dataset-file';
-import { trainOp } from '../../main/worker/ops/train';
+import { trainOp } from './ops';
 import { mnistSlice, TrainTestContext, writeBuiltModel, writeMnistSplitsAs } from './train-fixtures';
 
 /**

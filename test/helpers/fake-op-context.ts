@@ -1,7 +1,10 @@
 /**
  * An in-memory OpContext for running ops directly in tests: it records everything the op reports
- * (artifacts, logs, metrics, progress, checkpoints, samples) instead of sending it to a runner.
+ * (artifacts, logs, metrics, progress, checkpoints, samples) instead of sending it to a runner. Its
+ * `params` are the node's params as a pipeline file would write them; test/helpers/ops.ts resolves
+ * them against the node spec, as the runner does, before the op sees them.
  */
+import { errors } from '../../main/base/errors';
 import type { OpContext } from '../../main/worker/context';
 import type { BackendInfo, InputRef } from '../../main/worker/protocol';
 
@@ -35,6 +38,7 @@ export class FakeOpContext implements OpContext {
   readonly nodeId: string;
   readonly taskDir: string;
   readonly seed: number;
+  /** The params as written in a pipeline file (not resolved). */
   readonly params: Record<string, unknown>;
   readonly inputs: Record<string, InputRef>;
   readonly resumeFrom: string | undefined;
@@ -68,6 +72,10 @@ export class FakeOpContext implements OpContext {
   /** Simulates the runner asking the task to stop. */
   cancel(): void {
     this.abort.abort();
+  }
+
+  throwIfCancelled(): void {
+    if (this.abort.signal.aborted) throw errors.cancelled(this.taskId);
   }
 
   metric(name: string, value: number, at: { step: number; epoch?: number }): void {

@@ -8,9 +8,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeDataset, type SplitData } from '../../main/worker/data/dataset-file';
-import { architectures } from '../../main/worker/models';
+import { modelCnnNode } from '../../main/nodes/model-cnn';
+import { modelMlpNode } from '../../main/nodes/model-mlp';
+import { buildCnn } from '../../main/worker/models/cnn';
+import { buildMlp } from '../../main/worker/models/mlp';
 import { saveModel, type ModelMeta } from '../../main/worker/models/model-file';
 import { FakeOpContext, type FakeOpContextInit, type RecordedMetric } from './fake-op-context';
+import { resolvedParams } from './ops';
 
 const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
@@ -101,9 +105,19 @@ export async function writeBuiltModel(
   params: Record<string, unknown>,
   seed = 1,
 ): Promise<string> {
-  const spec = architectures.get(architecture);
-  const parsed = spec.parseParams(params);
-  const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10, seed }, parsed);
+  const input = { inputShape: [28, 28, 1], numClasses: 10, seed };
+  // The params a model node with these params gets, defaults applied by its spec.
+  let parsed: Record<string, unknown>;
+  let model: tf.LayersModel;
+  if (architecture === 'mlp') {
+    const resolved = resolvedParams(modelMlpNode, params);
+    model = buildMlp({ ...input, ...resolved });
+    parsed = resolved;
+  } else {
+    const resolved = resolvedParams(modelCnnNode, params);
+    model = buildCnn({ ...input, ...resolved });
+    parsed = resolved;
+  }
   await saveModel(model, dir, {
     format: 1,
     kind: 'classifier',

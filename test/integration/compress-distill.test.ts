@@ -15,7 +15,7 @@ import { predictClasses, agreement } from '../../main/worker/compress/op-support
 import { readDataset } from '../../main/worker/data/dataset-file';
 import { loadModel, saveModel } from '../../main/worker/models/model-file';
 import { buildMlp } from '../../main/worker/models/mlp';
-import { distillOp } from '../../main/worker/ops/distill';
+import { distillOp } from '../helpers/ops';
 import { listCheckpoints } from '../../main/worker/train/checkpoint';
 import { opContext, trainedMlp, writeMnistSplits } from '../helpers/compress-fixtures';
 import { TrainTestContext, writeBuiltModel } from '../helpers/train-fixtures';

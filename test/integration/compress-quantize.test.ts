@@ -15,8 +15,7 @@ import { getExporter } from '../../main/export/exporter';
 import { initBackend } from '../../main/worker/backend';
 import { readDataset, toFloat } from '../../main/worker/data/dataset-file';
 import { loadModel } from '../../main/worker/models/model-file';
-import { pruneOp } from '../../main/worker/ops/prune';
-import { quantizeOp } from '../../main/worker/ops/quantize';
+import { pruneOp, quantizeOp } from '../helpers/ops';
 import { opContext, trainedMlp, writeMnistSplits } from '../helpers/compress-fixtures';
 
 let root: string;

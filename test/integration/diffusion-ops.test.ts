@@ -22,7 +22,7 @@ import {
   diffusionSampleOp,
   diffusionTrainOp,
   modelUnetOp,
-} from '../../main/worker/ops/diffusion';
+} from '../helpers/ops';
 import type { InputRef } from '../../main/worker/protocol';
 import { useWasm } from '../helpers/diffusion-fixtures';
 import { TrainTestContext, writeBuiltModel, writeMnistDataset } from '../helpers/train-fixtures';

@@ -12,8 +12,8 @@ import { DistilleryError } from '../../main/base/errors';
 import { getExporter } from '../../main/export/exporter';
 import { writeDataset } from '../../main/worker/data/dataset-file';
 import { loadModel, saveModel } from '../../main/worker/models/model-file';
-import { EVALUATION_FILE, evaluateOp, type Evaluation } from '../../main/worker/ops/evaluate';
-import { modelCnnOp, modelMlpOp } from '../../main/worker/ops/model';
+import { EVALUATION_FILE, type Evaluation } from '../../main/worker/ops/evaluate';
+import { evaluateOp, modelCnnOp, modelMlpOp } from '../helpers/ops';
 import type { InputRef } from '../../main/worker/protocol';
 import { FakeOpContext, type FakeOpContextInit } from '../helpers/fake-op-context';
 
@@ -159,8 +159,9 @@ describe('model ops', () => {
     const bad = await rejection(
       modelMlpOp(context('mlp-bad', { params: { hidden: [0] }, inputs: { dataset: mnist } })),
     );
-    expect(bad.code).toBe('PARAM_INVALID');
-    expect(bad.details).toMatchObject({ nodeId: 'mlp-bad', param: 'hidden', received: [0] });
+    // Refused by the spec, as the validator refuses it, with the item named.
+    expect(bad.code).toBe('PARAM_OUT_OF_RANGE');
+    expect(bad.details).toMatchObject({ nodeId: 'mlp-bad', param: 'hidden[0]', received: 0 });
     expect(bad.message).toContain('mlp-bad');
     const missing = await rejection(modelMlpOp(context('mlp-alone', {})));
     expect(missing.code).toBe('MISSING_INPUT');
@@ -286,7 +287,8 @@ describe('evaluate op', () => {
     const badSplit = await rejection(
       evaluateOp(context('eval-bad-split', { params: { split: 'dev' }, inputs: { model, dataset: mnist } })),
     );
-    expect(badSplit.code).toBe('PARAM_INVALID');
+    expect(badSplit.code).toBe('PARAM_INVALID_CHOICE');
+    expect(badSplit.details).toMatchObject({ nodeId: 'eval-bad-split', param: 'split', received: 'dev' });
     const badSamples = await rejection(
       evaluateOp(
         context('eval-bad-samples', { params: { latencySamples: -1 }, inputs: { model, dataset: mnist } }),

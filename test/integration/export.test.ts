@@ -12,11 +12,13 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilleryError } from '../../main/base/errors';
-import { getExporter, listExporters, productVersion } from '../../main/export/exporter';
-import { buildCnn, CNN_DEFAULTS } from '../../main/worker/models/cnn';
+import { getExporter, listExporters } from '../../main/export/exporter';
+import { productVersion } from '../../main/export/producer';
+import { modelCnnNode } from '../../main/nodes/model-cnn';
+import { buildCnn } from '../../main/worker/models/cnn';
 import { buildMlp } from '../../main/worker/models/mlp';
 import { saveModel, type ModelMeta } from '../../main/worker/models/model-file';
-import { exportOp } from '../../main/worker/ops/export';
+import { exportOp, resolvedParams } from '../helpers/ops';
 import { FakeOpContext } from '../helpers/fake-op-context';
 
 const require = createRequire(import.meta.url);
@@ -159,7 +161,7 @@ describe('tfjs exporter', () => {
 
   it('exports a CNN in shards that stock loadLayersModel reads back identically', async () => {
     const model = buildCnn({
-      ...CNN_DEFAULTS,
+      ...resolvedParams(modelCnnNode),
       inputShape: [28, 28, 1],
       numClasses: 10,
       filters: [4, 8],
@@ -262,7 +264,7 @@ describe('export op', () => {
     expect(relative.code).toBe('PARAM_INVALID');
     expect(relative.details).toMatchObject({ nodeId: 'export-relative', param: 'outDir' });
     const format = await run('export-format', { format: 'nope', outDir: join(root, 'z') });
-    expect(format.code).toBe('EXPORT_FORMAT_UNKNOWN');
+    expect(format.code).toBe('PARAM_INVALID_CHOICE');
     expect(format.details).toMatchObject({ nodeId: 'export-format', param: 'format' });
     expect(format.message).toContain('export-format');
     const missing = await run('export-no-dir', {});

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilleryError } from '../../main/base/errors';
+import { trainNode } from '../../main/nodes/train';
 import { readDataset, toFloat } from '../../main/worker/data/dataset-file';
 import { loadModel } from '../../main/worker/models/model-file';
-import { trainOp } from '../../main/worker/ops/train';
+import { trainOp } from '../helpers/ops';
 import { listCheckpoints } from '../../main/worker/train/checkpoint';
 import type { FakeOpContextInit } from '../helpers/fake-op-context';
 import {
@@ -89,6 +90,18 @@ async function rejection(promise: Promise<unknown>): Promise<DistilleryError> {
 }
 
 describe('train op', () => {
+  it("without params trains as a user's node does: the spec's defaults (3 epochs of batches of 64)", async () => {
+    const fake = context({}, mlp, small);
+    const summary = await trainOp(fake);
+    const defaults = trainNode.params;
+    expect(defaults.epochs.default).toBe(3);
+    expect(summary).toMatchObject({
+      epochs: defaults.epochs.default,
+      steps: defaults.epochs.default * Math.ceil(64 / defaults.batchSize.default),
+    });
+    expect(fake.series('epoch_loss')).toHaveLength(defaults.epochs.default);
+  });
+
   it('trains an MLP on 1000 MNIST images to > 80% validation accuracy, with per-step and per-epoch metrics', async () => {
     const tensorsAtEpochEnd: number[] = [];
     const before = tf.memory().numTensors;

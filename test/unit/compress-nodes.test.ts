@@ -94,7 +94,6 @@ describe('compression node specs', () => {
       inputs: {},
       outputs: { model: port('diffusion-model') },
       params: {},
-      op: 'none',
     });
     const withDiffusion = new NodeCatalog([...BUILTIN_NODES, diffusionStub]);
     const doc = chain();

@@ -13,7 +13,8 @@ import {
   unitNorms,
 } from '../../main/worker/compress/structured';
 import { buildCnn } from '../../main/worker/models/cnn';
-import { buildMlp, type Activation } from '../../main/worker/models/mlp';
+import type { Activation } from '../../main/nodes/model-mlp';
+import { buildMlp } from '../../main/worker/models/mlp';
 import { thrown } from '../helpers/compress-fixtures';
 
 beforeAll(async () => {

@@ -19,12 +19,7 @@ import {
   shuffledTestSplit,
   takeFirst,
 } from '../../main/worker/data/splits';
-import {
-  datasetCsvOp,
-  datasetIdxOp,
-  datasetImageFolderOp,
-  datasetMnistOp,
-} from '../../main/worker/ops/dataset';
+import { datasetCsvOp, datasetIdxOp, datasetImageFolderOp, datasetMnistOp } from '../helpers/ops';
 import { FakeOpContext } from '../helpers/fake-op-context';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'csv');

@@ -14,7 +14,7 @@ import { parsePipelineFile } from '../../main/pipeline/pipeline-file';
 import { validatePipeline } from '../../main/pipeline/validate';
 import { encodePng, gridImage } from '../../main/worker/diffusion/png-grid';
 import { brightness, computeRewards, pngSizes, summarize } from '../../main/worker/diffusion/rewards';
-import { computeAdvantages } from '../../main/worker/ops/ddpo';
+import { computeAdvantages } from '../../main/worker/diffusion/ddpo-advantages';
 import { resizeArea } from '../../main/worker/diffusion/images';
 import { PNG } from 'pngjs';
 

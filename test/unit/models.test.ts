@@ -1,20 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DistilleryError } from '../../main/base/errors';
-import { buildCnn, CNN_DEFAULTS, type CnnOptions } from '../../main/worker/models/cnn';
-import {
-  ArchitectureRegistry,
-  architectures,
-  cnnArchitecture,
-  mlpArchitecture,
-} from '../../main/worker/models';
-import {
-  ACTIVATIONS,
-  buildMlp,
-  layerSeed,
-  MLP_DEFAULTS,
-  type MlpOptions,
-} from '../../main/worker/models/mlp';
+import { modelCnnNode } from '../../main/nodes/model-cnn';
+import { ACTIVATIONS, modelMlpNode } from '../../main/nodes/model-mlp';
+import { buildCnn, type CnnOptions } from '../../main/worker/models/cnn';
+import { buildMlp, layerSeed, type MlpOptions } from '../../main/worker/models/mlp';
+import { resolvedParams } from '../helpers/ops';
 
 /** Weights + biases of a dense layer. */
 const dense = (inputs: number, units: number): number => inputs * units + units;
@@ -22,11 +13,23 @@ const dense = (inputs: number, units: number): number => inputs * units + units;
 const conv = (k: number, channels: number, filters: number): number => k * k * channels * filters + filters;
 
 function mlp(overrides: Partial<MlpOptions> = {}): tf.LayersModel {
-  return buildMlp({ inputShape: [28, 28, 1], numClasses: 10, ...MLP_DEFAULTS, seed: 7, ...overrides });
+  return buildMlp({
+    inputShape: [28, 28, 1],
+    numClasses: 10,
+    ...resolvedParams(modelMlpNode),
+    seed: 7,
+    ...overrides,
+  });
 }
 
 function cnn(overrides: Partial<CnnOptions> = {}): tf.LayersModel {
-  return buildCnn({ inputShape: [28, 28, 1], numClasses: 10, ...CNN_DEFAULTS, seed: 7, ...overrides });
+  return buildCnn({
+    inputShape: [28, 28, 1],
+    numClasses: 10,
+    ...resolvedParams(modelCnnNode),
+    seed: 7,
+    ...overrides,
+  });
 }
 
 function weightsOf(model: tf.LayersModel): Float32Array[] {
@@ -119,12 +122,18 @@ describe('buildMlp', () => {
     loaded.dispose();
   });
 
-  it('refuses bad params with the param named', () => {
-    const error = thrown(() => mlp({ hidden: [10, 0] }));
-    expect(error.code).toBe('PARAM_INVALID');
-    expect(error.details).toMatchObject({ param: 'hidden', received: [10, 0] });
-    expect(thrown(() => mlp({ dropout: 1 })).details).toMatchObject({ param: 'dropout' });
-    expect(thrown(() => mlp({ activation: 'nope' as 'relu' })).code).toBe('PARAM_INVALID_CHOICE');
+  it('gets its params from the model.mlp spec, which refuses bad ones with the param named', () => {
+    const error = thrown(() => resolvedParams(modelMlpNode, { hidden: [10, 0] }));
+    expect(error.code).toBe('PARAM_OUT_OF_RANGE');
+    expect(error.details).toMatchObject({ param: 'hidden[1]', received: 0 });
+    expect(thrown(() => resolvedParams(modelMlpNode, { dropout: 1 })).details).toMatchObject({
+      param: 'dropout',
+    });
+    expect(thrown(() => resolvedParams(modelMlpNode, { activation: 'nope' })).code).toBe(
+      'PARAM_INVALID_CHOICE',
+    );
+    // Every activation the spec offers builds (gelu among them, which the editor once lacked).
+    expect(ACTIVATIONS).toContain('gelu');
   });
 });
 
@@ -202,27 +211,5 @@ describe('buildCnn', () => {
     const pooled = thrown(() => cnn({ inputShape: [3, 3, 1], filters: [2, 2] }));
     expect(pooled.details).toMatchObject({ layer: 'pool_2' });
     expect(pooled.details.expected).toContain('at least 4');
-  });
-});
-
-describe('architecture registry', () => {
-  it('holds mlp and cnn and builds from params with defaults', () => {
-    expect(architectures.names()).toEqual(expect.arrayContaining(['mlp', 'cnn']));
-    const architecture = architectures.get('mlp');
-    const params = architecture.parseParams({});
-    expect(params).toEqual(MLP_DEFAULTS);
-    const model = architecture.build({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 }, params);
-    expect(model.countParams()).toBe(266_610);
-    model.dispose();
-    expect(architectures.get('cnn').imageOnly).toBe(true);
-  });
-
-  it('refuses a duplicate name and names the known ones for an unknown one', () => {
-    const registry = new ArchitectureRegistry();
-    registry.register(mlpArchitecture);
-    registry.register(cnnArchitecture);
-    expect(() => registry.register({ ...mlpArchitecture })).toThrow(/already registered/);
-    const error = thrown(() => registry.get('unet'));
-    expect(error.details).toMatchObject({ param: 'architecture', expected: 'mlp | cnn', received: 'unet' });
   });
 });

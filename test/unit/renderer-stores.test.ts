@@ -93,7 +93,6 @@ const SPECS: NodeSpecInfo[] = [
     inputs: {},
     outputs: { dataset: port('dataset') },
     params: { trainLimit: { kind: 'integer', default: 0, min: 0, max: 60000 } },
-    op: 'dataset-mnist',
   },
   {
     type: 'train',
@@ -104,7 +103,6 @@ const SPECS: NodeSpecInfo[] = [
     inputs: { model: port('model'), dataset: port('dataset') },
     outputs: { model: port('model') },
     params: { epochs: { kind: 'integer', default: 3, min: 1, max: 10000 } },
-    op: 'train',
   },
 ];
 

@@ -3,8 +3,9 @@
  * magnitude, or the start of an AGP ramp with its schedule), the masks as extra checkpoint state
  * (so a resumed run continues with the same masks), and the `sparsity` metric.
  */
+import type { ParamsOf } from '../../nodes/define';
+import type { pruneNode } from '../../nodes/prune';
 import type { OpContext } from '../context';
-import type { PruneParams } from '../ops/prune';
 import type { NamedArrays } from '../train/optimizers';
 import {
   magnitudeMasks,
@@ -27,7 +28,7 @@ const MASK_STATE_PREFIX = 'prune/mask/';
  */
 export function initialMasks(
   ctx: OpContext,
-  params: PruneParams,
+  params: ParamsOf<typeof pruneNode>,
   weights: readonly PrunableWeight[],
   values: readonly Float32Array[],
   totalSteps: number,

@@ -8,11 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
+import type { PruneScope } from '../../nodes/prune';
 
 /** Layer classes whose kernel (their first weight) is pruned. */
 export const PRUNABLE_LAYER_CLASSES: readonly string[] = ['Dense', 'Conv2D'];
-
-export type PruneScope = 'global' | 'layer';
 
 /** One prunable kernel of a model. */
 export interface PrunableWeight {

@@ -1,13 +1,12 @@
 /**
- * What the compression ops (distill, prune, quantize) share, with `train` and `evaluate` where they
- * overlap: reading their inputs with errors that name the node and port, the optimiser and loop
- * configuration of a (fine-)tuning run from `train`'s parameters, and batched prediction, accuracy
- * and latency measurements.
+ * What the classifier ops (train, distill, prune, quantize, evaluate) share: reading their inputs
+ * with errors that name the node and port, and batched prediction, accuracy and latency
+ * measurements.
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError, errors } from '../../base/errors';
-import type { OpContext } from '../context';
+import { requireInput, type OpContext } from '../context';
 import {
   exampleSize,
   readDataset,
@@ -18,10 +17,6 @@ import {
 } from '../data/dataset-file';
 import { carveValidation } from '../data/splits';
 import { loadModel, type ModelMeta } from '../models/model-file';
-import { nodeError, requireInput } from '../ops/model';
-import type { TrainParams } from '../ops/train';
-import type { LoopConfig } from '../train/loop';
-import { createOptimizer, type Optimizer } from '../train/optimizers';
 
 /** Shape of one example as the model takes it: the model's own input shape when fully known. */
 export function modelInputShape(model: tf.LayersModel, fallback: number[]): number[] {
@@ -85,12 +80,7 @@ export async function loadClassifier(
       { nodeId: ctx.nodeId, port, expected: 'classifier', received: ref.meta.kind },
     );
   }
-  let loaded;
-  try {
-    loaded = await loadModel(ref.path);
-  } catch (error) {
-    throw nodeError(ctx.nodeId, error);
-  }
+  const loaded = await loadModel(ref.path);
   if (loaded.meta.kind !== 'classifier') {
     loaded.model.dispose();
     throw new DistilleryError(
@@ -138,22 +128,14 @@ export function readTrainingData(
   validationSplit: number,
 ): { manifest: DatasetManifest; train: SplitData; validation?: SplitData } {
   const datasetDir = requireInput(ctx, 'dataset', 'dataset').path;
-  let dataset;
-  try {
-    dataset = readDataset(datasetDir, ['train', 'validation']);
-  } catch (error) {
-    throw nodeError(ctx.nodeId, error);
-  }
+  const dataset = readDataset(datasetDir, ['train', 'validation']);
   let train = dataset.splits.train;
   let validation = dataset.splits.validation;
   if (!train || train.count === 0) {
-    throw nodeError(
-      ctx.nodeId,
-      errors.datasetInvalid(
-        join(datasetDir, 'dataset.json'),
-        'a non-empty train split',
-        train?.count ?? 'none',
-      ),
+    throw errors.datasetInvalid(
+      join(datasetDir, 'dataset.json'),
+      'a non-empty train split',
+      train?.count ?? 'none',
     );
   }
   if (!validation && validationSplit > 0) {
@@ -162,52 +144,6 @@ export function readTrainingData(
     validation = carved.validation;
   }
   return { manifest: dataset.manifest, train, ...(validation ? { validation } : {}) };
-}
-
-/** The optimiser `train`'s parameters choose. */
-export function trainingOptimizer(params: TrainParams): Optimizer {
-  return createOptimizer({
-    name: params.optimizer,
-    momentum: params.momentum,
-    beta1: params.beta1,
-    beta2: params.optimizer === 'lion' ? params.lionBeta2 : params.beta2,
-    epsilon: params.epsilon,
-    weightDecay: params.weightDecay,
-  });
-}
-
-/** The training loop's configuration from `train`'s parameters (step decay defaults to per epoch). */
-export function trainingLoopConfig(params: TrainParams, stepsPerEpoch: number): LoopConfig {
-  return {
-    epochs: params.epochs,
-    batchSize: params.batchSize,
-    shuffle: params.shuffle,
-    schedule: {
-      name: params.schedule,
-      learningRate: params.learningRate,
-      minLearningRate: params.minLearningRate,
-      warmupSteps: params.warmupSteps,
-      stepEvery: params.stepEvery > 0 ? params.stepEvery : stepsPerEpoch,
-      stepGamma: params.stepGamma,
-    },
-    gradientClip: params.gradientClip,
-    checkpointEvery: params.checkpointEvery,
-    earlyStopping: {
-      enabled: params.earlyStopping,
-      monitor: params.monitor,
-      patience: params.patience,
-      minDelta: params.minDelta,
-      restoreBest: params.restoreBest,
-    },
-  };
-}
-
-/** The optimiser and loop configuration of a fine-tuning run, from `train`'s parameters. */
-export function fineTuneSetup(
-  params: TrainParams,
-  stepsPerEpoch: number,
-): { optimizer: Optimizer; config: LoopConfig } {
-  return { optimizer: trainingOptimizer(params), config: trainingLoopConfig(params, stepsPerEpoch) };
 }
 
 /** Examples [start, end) of a split as a float tensor shaped for the model. */
@@ -299,10 +235,4 @@ export function measureLatencyMs(model: tf.LayersModel, inputShape: number[], ba
   } finally {
     x.dispose();
   }
-}
-
-/** Rethrows cancellation as is and puts the node on every other error. */
-export function placeOpError(nodeId: string, error: unknown): unknown {
-  if (error instanceof DistilleryError && error.code === 'TASK_CANCELLED') return error;
-  return nodeError(nodeId, error);
 }

@@ -20,10 +20,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
 import { MODEL_JSON, MODEL_META, WEIGHTS_BIN } from '../models/model-file';
-
-export type QuantizationDtype = 'uint8' | 'uint16' | 'float16';
-
-export const QUANTIZATION_DTYPES: readonly QuantizationDtype[] = ['uint8', 'uint16', 'float16'];
+import type { QuantizationDtype } from '../../nodes/quantize';
 
 export const BYTES_PER_QUANTIZED_VALUE: Record<QuantizationDtype, number> = {
   uint8: 1,

@@ -18,8 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
-
-export type NormCriterion = 'l1' | 'l2';
+import type { NormCriterion } from '../../nodes/prune';
 
 /** Layers that may sit between two weighted layers: they keep the channel axis as it is. */
 const PASS_THROUGH: ReadonlySet<string> = new Set([

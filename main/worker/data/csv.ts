@@ -5,11 +5,10 @@
  */
 import { basename } from 'node:path';
 import { DistilleryError } from '../../base/errors';
+import type { CsvHeaderMode } from '../../nodes/dataset-csv';
 import type { SplitData } from './dataset-file';
 import { readMaybeGzipped } from './idx';
 import { carveValidation, deriveSeed, shuffle, shuffledTestSplit } from './splits';
-
-export type CsvHeaderMode = 'auto' | 'yes' | 'no';
 
 /** A CSV file split into records of raw (untrimmed) fields. */
 export interface CsvRecords {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { DistilleryError, errors } from '../../base/errors';
+import type { SplitData } from './dataset-file';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -140,4 +141,9 @@ export function readIdxDataset(imagesPath: string, labelsPath: string): IdxDatas
     );
   }
   return { count: images.count, rows: images.rows, cols: images.cols, images: images.data, labels };
+}
+
+/** The images as a split's flat examples and the labels as class indices. */
+export function idxToSplit(data: IdxDataset): SplitData {
+  return { count: data.count, x: data.images, y: Int32Array.from(data.labels) };
 }

@@ -2,7 +2,7 @@
  * DDPO's per-epoch data: the chains sampled in batches joined into one, and the advantages the
  * policy-gradient update weighs each chain by.
  */
-import type { ADVANTAGE_NORMALIZATIONS } from './ddpo-params';
+import type { AdvantageNormalization } from '../../nodes/diffusion-ddpo';
 import { summarize } from './rewards';
 import type { SampleChain } from './samplers';
 
@@ -13,7 +13,7 @@ import type { SampleChain } from './samplers';
 export function computeAdvantages(
   rewards: ArrayLike<number>,
   labels: ArrayLike<number>,
-  mode: (typeof ADVANTAGE_NORMALIZATIONS)[number],
+  mode: AdvantageNormalization,
   clip: number,
 ): Float32Array {
   const n = rewards.length;

@@ -8,7 +8,7 @@ import { clipByGlobalNorm } from '../train/loop';
 import type { Optimizer } from '../train/optimizers';
 import { Rng, mixSeed, permutation } from '../train/rng';
 import { learningRateAt } from '../train/schedules';
-import type { DdpoParams } from './ddpo-params';
+import { ddpoSampler, type DdpoParams } from './ddpo-params';
 import { transitionLogProb, type NoiseFn, type SampleChain } from './samplers';
 import type { NoiseSchedule } from './schedule';
 import type { UnetSpec } from './unet';
@@ -49,7 +49,8 @@ export async function updatePolicy(update: PolicyUpdate): Promise<PolicyUpdateRe
   const { params, seed: taskSeed, epoch, minibatches, stepsPerEpoch, totalSteps } = update;
   const { policy, spec, schedule, chain, advantages, trainable, optimizer, onStep } = update;
   const { algorithm, samplesPerEpoch, trainBatchSize, innerEpochs, clipRange, timestepFraction } = params;
-  const { sampler, learningRate, lrSchedule, minLearningRate, warmupSteps, stepEvery, stepGamma } = params;
+  const { learningRate, schedule: lrSchedule, minLearningRate, warmupSteps, stepEvery, stepGamma } = params;
+  const sampler = ddpoSampler(params);
   const { gradientClip } = params;
   let globalStep = update.globalStep;
   const stochastic = chain.plan.map((step, i) => (step.stochastic ? i : -1)).filter((i) => i >= 0);

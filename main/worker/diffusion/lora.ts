@@ -20,9 +20,7 @@ import { join } from 'node:path';
 import { DistilleryError } from '../../base/errors';
 import type { NamedArrays } from '../train/optimizers';
 import { mixSeed } from '../train/rng';
-
-export const LORA_TARGETS = ['all', 'conv', 'dense'] as const;
-export type LoraTargets = (typeof LORA_TARGETS)[number];
+import type { LoraTargets } from '../../nodes/diffusion-params';
 
 export interface LoraConfig {
   rank: number;

@@ -1,32 +1,18 @@
 /**
  * What the diffusion ops (model.unet, diffusion.train / finetune / sample / evaluate / ddpo) share:
- * reading their inputs with errors that name the node and port, the sampler parameters, cancellation,
- * LoRA adapters on the model's forward pass, and the artifact record of a trained model.
+ * reading their inputs with errors that name the node and port, LoRA adapters on the model's
+ * forward pass, and the artifact record of a trained model.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
-import type { Op, OpContext, OpSummary } from '../context';
+import { requireInput, type OpContext } from '../context';
 import { loadModel } from '../models/model-file';
 import { modelStats } from '../models/stats';
-import { nodeError, requireInput } from '../ops/model';
 import { LoraAdapters, type LoraConfig } from './lora';
 import { loadDiffusionModel, type DiffusionModelMeta, type LoadedDiffusionModel } from './model-io';
-import type { ParamReader } from './params';
 import type { RewardClassifier } from './rewards';
-import { SAMPLER_METHODS, type NoiseFn, type SamplerConfig } from './samplers';
+import type { NoiseFn } from './samplers';
 import type { NoiseSchedule } from './schedule';
-
-/** Runs an op body and puts the node on errors raised by code that does not know it. */
-export function atNode(body: (ctx: OpContext) => Promise<OpSummary>): Op {
-  return async (ctx) => {
-    try {
-      return await body(ctx);
-    } catch (error) {
-      if (error instanceof DistilleryError && error.code === 'TASK_CANCELLED') throw error;
-      throw nodeError(ctx.nodeId, error);
-    }
-  };
-}
 
 /** The diffusion model on the `model` port. */
 export async function requireDiffusionModel(ctx: OpContext, port = 'model'): Promise<LoadedDiffusionModel> {
@@ -81,41 +67,6 @@ export async function loadClassifier(
     );
   }
   return { model, numClasses: meta.numClasses };
-}
-
-export function throwIfCancelled(ctx: OpContext): void {
-  if (ctx.signal.aborted)
-    throw new DistilleryError('TASK_CANCELLED', `Task "${ctx.taskId}" was cancelled`, { taskId: ctx.taskId });
-}
-
-/** Reads the sampler params shared by sample, evaluate and ddpo (ddpo names two of them apart). */
-export function readSamplerParams(
-  reader: ParamReader,
-  defaults: SamplerConfig,
-  names: { method: string; steps: string } = { method: 'method', steps: 'steps' },
-): SamplerConfig {
-  return {
-    method: reader.choice(names.method, SAMPLER_METHODS, defaults.method),
-    steps: reader.integer(names.steps, defaults.steps, { min: 1, max: 10_000 }),
-    eta: reader.number('eta', defaults.eta, { min: 0, max: 10 }),
-    guidanceScale: reader.number('guidanceScale', defaults.guidanceScale, { min: 0, max: 50 }),
-    clipDenoised: reader.boolean('clipDenoised', defaults.clipDenoised),
-  };
-}
-
-export function checkSteps(ctx: OpContext, steps: number, schedule: NoiseSchedule, param = 'steps'): void {
-  if (steps > schedule.timesteps) {
-    throw new DistilleryError(
-      'PARAM_OUT_OF_RANGE',
-      `Node "${ctx.nodeId}": ${param} must be ≤ the model's ${schedule.timesteps} diffusion steps, got ${steps}`,
-      {
-        nodeId: ctx.nodeId,
-        param,
-        expected: `≤ ${schedule.timesteps}`,
-        received: steps,
-      },
-    );
-  }
 }
 
 /** How much sample grids are scaled up: small images are hard to see at 1:1. */

@@ -10,9 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { encodePng, toBytes } from './png-grid';
-
-export const REWARDS = ['compressibility', 'incompressibility', 'brightness', 'classifier'] as const;
-export type RewardName = (typeof REWARDS)[number];
+import type { RewardName } from '../../nodes/diffusion-params';
 
 /** A classifier loaded for scoring. */
 export interface RewardClassifier {

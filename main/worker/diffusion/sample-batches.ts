@@ -8,35 +8,48 @@ import { DistilleryError } from '../../base/errors';
 import type { OpContext } from '../context';
 import { mixSeed } from '../train/rng';
 import type { LoadedDiffusionModel } from './model-io';
-import { readSamplerParams, requireDiffusionModel, requireSchedule, throwIfCancelled } from './op-support';
-import { ParamReader } from './params';
+import { requireDiffusionModel, requireSchedule } from './op-support';
 import { sampleImages, toUnitRange, type NoiseFn, type SamplerConfig } from './samplers';
 import type { NoiseSchedule } from './schedule';
 import { previewLabels } from './training';
 import type { UnetSpec } from './unet';
 
-/** A trained model opened for sampling, with a reader that has read the sampler params. */
+/** A trained model opened for sampling, with its noise schedule. */
 export interface SamplingSetup {
   loaded: LoadedDiffusionModel;
   schedule: NoiseSchedule;
-  reader: ParamReader;
-  sampler: SamplerConfig;
+}
+
+/** The sampler a node's `samplerParams` (main/nodes/diffusion-params.ts) describe. */
+export function samplerConfig(params: SamplerConfig): SamplerConfig {
+  const { method, steps, eta, guidanceScale, clipDenoised } = params;
+  return { method, steps, eta, guidanceScale, clipDenoised };
 }
 
 /**
- * The trained diffusion model on `model`, its schedule and the sampler params (defaults from the
- * model). The caller reads its own params, calls `reader.done()` and disposes the model.
+ * The trained diffusion model on `model` and its schedule, refused when `sampler` asks for more
+ * steps than the model has. The caller disposes the model.
  */
-export async function openForSampling(ctx: OpContext): Promise<SamplingSetup> {
+export async function openForSampling(ctx: OpContext, sampler: SamplerConfig): Promise<SamplingSetup> {
   const loaded = await requireDiffusionModel(ctx);
   try {
     const schedule = requireSchedule(ctx, loaded);
-    const reader = new ParamReader(ctx.params, ctx.nodeId);
-    const sampler = readSamplerParams(reader, loaded.meta.diffusion.sampler);
-    return { loaded, schedule, reader, sampler };
+    checkSteps(ctx, sampler.steps, schedule);
+    return { loaded, schedule };
   } catch (error) {
     loaded.model.dispose();
     throw error;
+  }
+}
+
+/** Steps beyond the model's T are the one sampler limit that depends on the model, not the spec. */
+export function checkSteps(ctx: OpContext, steps: number, schedule: NoiseSchedule, param = 'steps'): void {
+  if (steps > schedule.timesteps) {
+    throw new DistilleryError(
+      'PARAM_OUT_OF_RANGE',
+      `Node "${ctx.nodeId}": ${param} must be ≤ the model's ${schedule.timesteps} diffusion steps, got ${steps}`,
+      { nodeId: ctx.nodeId, param, expected: `≤ ${schedule.timesteps}`, received: steps },
+    );
   }
 }
 
@@ -84,7 +97,7 @@ export function sampleInBatches(ctx: OpContext, sampling: BatchSampling): Float3
   const out = new Float32Array(labels.length * size);
   const batches = Math.ceil(labels.length / batchSize);
   for (let b = 0; b < batches; b++) {
-    throwIfCancelled(ctx);
+    ctx.throwIfCancelled();
     const start = b * batchSize;
     const batch = labels.slice(start, start + batchSize);
     const { images } = sampleImages(noise, spec, schedule, {

@@ -21,9 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mixSeed } from '../train/rng';
 import { alphaBar, type NoiseSchedule } from './schedule';
 import { predictNoise, type UnetSpec } from './unet';
-
-export const SAMPLER_METHODS = ['ddim', 'ddpm'] as const;
-export type SamplerMethod = (typeof SAMPLER_METHODS)[number];
+import type { SamplerMethod } from '../../nodes/diffusion-params';
 
 /** Salts of the sampler's random streams. */
 const SALT_INITIAL_NOISE = 0x494e_4954;

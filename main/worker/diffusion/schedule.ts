@@ -11,9 +11,7 @@
  * Values are float64; tensors built from them are float32.
  */
 import * as tf from '@tensorflow/tfjs';
-
-export const NOISE_SCHEDULES = ['linear', 'cosine'] as const;
-export type NoiseScheduleKind = (typeof NOISE_SCHEDULES)[number];
+import type { NoiseScheduleKind } from '../../nodes/diffusion-params';
 
 /** Largest β of the cosine schedule (Nichol & Dhariwal clip at 0.999 to avoid singularities at t = T). */
 export const COSINE_MAX_BETA = 0.999;

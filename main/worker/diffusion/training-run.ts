@@ -6,58 +6,40 @@
  */
 import { join } from 'node:path';
 import { DistilleryError } from '../../base/errors';
-import { fineTuneSetup } from '../compress/op-support';
-import type { OpContext, OpSummary } from '../context';
+import type { ParamsOf } from '../../nodes/define';
+import type { diffusionFinetuneNode } from '../../nodes/diffusion-finetune';
+import type { diffusionTrainNode } from '../../nodes/diffusion-train';
+import { requireInput, type OpContext, type OpSummary } from '../context';
 import type { SplitData } from '../data/dataset-file';
-import { MODEL_DIR, requireInput } from '../ops/model';
-import { readParams as readTrainParams } from '../ops/train';
+import { MODEL_DIR } from '../models/model-file';
+import { fineTuneSetup } from '../train/config';
 import { runTrainingLoop, trainableVariables } from '../train/loop';
 import type { Optimizer } from '../train/optimizers';
 import { mixSeed } from '../train/rng';
 import { loadDiffusionImages } from './images';
-import { ADAPTERS_DIR, LORA_TARGETS, type LoraAdapters, type LoraConfig } from './lora';
+import { ADAPTERS_DIR, type LoraAdapters, type LoraConfig } from './lora';
 import { DEFAULT_SAMPLER, saveDiffusionModel, type DiffusionModelMeta } from './model-io';
 import { attachLora, requireDiffusionModel, requireSchedule, announceTrainedModel } from './op-support';
-import { ParamReader } from './params';
 import { modelNoiseFn, type NoiseFn, type SamplerConfig } from './samplers';
-import {
-  NOISE_SCHEDULES,
-  createNoiseSchedule,
-  type NoiseSchedule,
-  type NoiseScheduleConfig,
-} from './schedule';
+import { createNoiseSchedule, type NoiseSchedule } from './schedule';
 import { WeightAverage, diffusionLossFn, previewLabels, writePreview } from './training';
 
-export interface TrainingMode {
-  kind: 'train' | 'finetune';
-  /** The node type, recorded in the model's history. */
-  nodeType: string;
-}
+/** What is trained, with the node's resolved params. */
+export type TrainingMode =
+  | { kind: 'train'; params: ParamsOf<typeof diffusionTrainNode> }
+  | { kind: 'finetune'; params: ParamsOf<typeof diffusionFinetuneNode> };
 
 /** Trains (or fine-tunes) the U-Net on `model` on the images on `dataset`; see the file comment. */
 export async function trainDiffusion(ctx: OpContext, mode: TrainingMode): Promise<OpSummary> {
-  const train = readTrainParams(ctx.params, ctx.nodeId);
-  const reader = new ParamReader(ctx.params, ctx.nodeId);
+  const { params } = mode;
   const finetune = mode.kind === 'finetune';
-  const scheduleParams: NoiseScheduleConfig = {
-    kind: reader.choice('noiseSchedule', NOISE_SCHEDULES, 'linear'),
-    timesteps: reader.integer('timesteps', 1000, { min: 2, max: 100_000 }),
-    betaStart: reader.number('betaStart', 1e-4, { above: 0, max: 1 }),
-    betaEnd: reader.number('betaEnd', 0.02, { above: 0, max: 1 }),
-  };
-  const classDropout = reader.number('classDropout', 0.1, { min: 0, max: 1 });
-  const emaDecay = reader.number('emaDecay', finetune ? 0 : 0.999, { min: 0, max: 1 });
-  const classes = reader.integers('classes', [], { min: 0, max: 100_000 });
-  const sampleEvery = reader.integer('sampleEvery', 0, { min: 0 });
-  const sampleCount = reader.integer('sampleCount', 20, { min: 0, max: 400 });
-  const sampleSteps = reader.integer('sampleSteps', 25, { min: 1, max: 10_000 });
-  const guidanceScale = reader.number('guidanceScale', 2, { min: 0, max: 50 });
-  const method = finetune ? reader.choice('method', ['full', 'lora'] as const, 'lora') : 'full';
-  const loraRank = reader.integer('loraRank', 4, { min: 1, max: 1024 });
-  const loraAlpha = reader.number('loraAlpha', 4, { above: 0, max: 1e6 });
-  const loraTargets = reader.choice('loraTargets', LORA_TARGETS, 'all');
-  reader.done();
-  const loraConfig: LoraConfig = { rank: loraRank, alpha: loraAlpha, targets: loraTargets };
+  const nodeType = finetune ? 'diffusion.finetune' : 'diffusion.train';
+  const { classDropout, emaDecay, classes, sampleEvery, sampleCount, sampleSteps, guidanceScale } = params;
+  const method = mode.kind === 'finetune' ? mode.params.method : 'full';
+  const loraConfig: LoraConfig | undefined =
+    mode.kind === 'finetune'
+      ? { rank: mode.params.loraRank, alpha: mode.params.loraAlpha, targets: mode.params.loraTargets }
+      : undefined;
 
   const loaded = await requireDiffusionModel(ctx);
   const { model, spec, meta } = loaded;
@@ -66,22 +48,11 @@ export async function trainDiffusion(ctx: OpContext, mode: TrainingMode): Promis
   let optimizer: Optimizer | undefined;
   try {
     let schedule: NoiseSchedule;
-    if (finetune) {
+    if (mode.kind === 'finetune') {
       schedule = requireSchedule(ctx, loaded);
     } else {
-      if (scheduleParams.kind === 'linear' && scheduleParams.betaEnd! <= scheduleParams.betaStart!) {
-        throw new DistilleryError(
-          'PARAM_OUT_OF_RANGE',
-          `Node "${ctx.nodeId}": betaEnd must exceed betaStart (${scheduleParams.betaStart}), got ${scheduleParams.betaEnd}`,
-          {
-            nodeId: ctx.nodeId,
-            param: 'betaEnd',
-            expected: `> betaStart (${scheduleParams.betaStart})`,
-            received: scheduleParams.betaEnd,
-          },
-        );
-      }
-      schedule = createNoiseSchedule(scheduleParams);
+      const { noiseSchedule, timesteps, betaStart, betaEnd } = mode.params;
+      schedule = createNoiseSchedule({ kind: noiseSchedule, timesteps, betaStart, betaEnd });
       if (loaded.schedule && JSON.stringify(loaded.schedule.config) !== JSON.stringify(schedule.config)) {
         ctx.log(
           `The input model was trained with another noise schedule; continuing with ${schedule.config.kind}, T = ${schedule.timesteps}`,
@@ -123,7 +94,7 @@ export async function trainDiffusion(ctx: OpContext, mode: TrainingMode): Promis
     let noise: NoiseFn = base;
     let trainable = trainableVariables(model);
     const baseParams = model.countParams();
-    if (method === 'lora') {
+    if (loraConfig && method === 'lora') {
       ({ adapters, noise, trainable } = attachLora(model, base, loraConfig, ctx.seed));
     }
     const trainableParams = trainable.reduce((sum, v) => sum + v.size, 0);
@@ -146,17 +117,17 @@ export async function trainDiffusion(ctx: OpContext, mode: TrainingMode): Promis
       else draw();
     };
 
-    const stepsPerEpoch = Math.ceil(images.split.count / train.batchSize);
-    const setup = fineTuneSetup(train, stepsPerEpoch);
+    const stepsPerEpoch = Math.ceil(images.split.count / params.batchSize);
+    const setup = fineTuneSetup(params, stepsPerEpoch);
     optimizer = setup.optimizer;
     const what =
-      method === 'lora'
-        ? `LoRA r=${loraRank} α=${loraAlpha} on ${adapters!.layerNames.length} ${loraTargets === 'all' ? 'conv/dense' : loraTargets} kernels`
+      adapters && loraConfig
+        ? `LoRA r=${loraConfig.rank} α=${loraConfig.alpha} on ${adapters.layerNames.length} ${loraConfig.targets === 'all' ? 'conv/dense' : loraConfig.targets} kernels`
         : 'all weights';
     ctx.log(
       `${finetune ? 'Fine-tuning' : 'Training'} a ${spec.imageSize}×${spec.imageSize} U-Net (${baseParams} parameters; training ${what}: ${trainableParams} = ${(100 * trainableFraction).toFixed(2)}%) ` +
         `on ${images.split.count} images of ${images.manifest.name}${classes.length ? ` (classes ${classes.join(', ')})` : ''}, ` +
-        `${train.epochs} epochs × ${stepsPerEpoch} steps, ${schedule.config.kind} schedule T = ${schedule.timesteps}, class dropout ${classDropout}, EMA ${emaDecay || 'off'}`,
+        `${params.epochs} epochs × ${stepsPerEpoch} steps, ${schedule.config.kind} schedule T = ${schedule.timesteps}, class dropout ${classDropout}, EMA ${emaDecay || 'off'}`,
     );
 
     let smoothed: number | undefined;
@@ -170,11 +141,7 @@ export async function trainDiffusion(ctx: OpContext, mode: TrainingMode): Promis
       lossFn: diffusionLossFn({ schedule, spec, classDropout, noise }),
       trainable,
       optimizer,
-      config: {
-        ...setup.config,
-        // `train`'s early-stopping params are read with the rest but do not apply to diffusion.
-        earlyStopping: { enabled: false, monitor: 'loss', patience: 0, minDelta: 0, restoreBest: false },
-      },
+      config: setup.config,
       hooks: {
         afterStep: (info) => {
           average?.update(info.globalStep - 1);
@@ -213,14 +180,16 @@ export async function trainDiffusion(ctx: OpContext, mode: TrainingMode): Promis
       ctx.log(`Merged the LoRA adapters into the base kernels; the adapters alone are in ${adaptersDir}`);
     }
     const historyEntry: Record<string, unknown> = {
-      op: mode.nodeType,
+      op: nodeType,
       method,
       epochs: result.epochsRun,
       steps: result.globalStep,
       examples: images.split.count,
       dataset: images.manifest.name,
       ...(classes.length ? { classes } : {}),
-      ...(method === 'lora' ? { loraRank, loraAlpha, loraTargets } : {}),
+      ...(adapters && loraConfig
+        ? { loraRank: loraConfig.rank, loraAlpha: loraConfig.alpha, loraTargets: loraConfig.targets }
+        : {}),
       finalLoss: result.final?.loss ?? null,
     };
     const outMeta: DiffusionModelMeta = {
@@ -239,15 +208,15 @@ export async function trainDiffusion(ctx: OpContext, mode: TrainingMode): Promis
     if (result.final) metrics.loss = result.final.loss;
     if (result.final?.val_loss !== undefined) metrics.val_loss = result.final.val_loss;
     const description =
-      method === 'lora'
-        ? `LoRA r=${loraRank} fine-tune${classes.length ? ` on classes ${classes.join(', ')}` : ''}, ${result.epochsRun} epochs (merged)`
+      adapters && loraConfig
+        ? `LoRA r=${loraConfig.rank} fine-tune${classes.length ? ` on classes ${classes.join(', ')}` : ''}, ${result.epochsRun} epochs (merged)`
         : `${finetune ? 'full fine-tune' : `DDPM ${schedule.config.kind} T=${schedule.timesteps}`}${classes.length ? ` on classes ${classes.join(', ')}` : ''}, ${result.epochsRun} epochs`;
     announceTrainedModel(ctx, outDir, model, meta, {
       description,
       metrics,
       trainableParams,
       trainableFraction,
-      ...(adaptersDir ? { lora: { config: loraConfig, adaptersDir } } : {}),
+      ...(adaptersDir && loraConfig ? { lora: { config: loraConfig, adaptersDir } } : {}),
     });
     ctx.flush();
     return {

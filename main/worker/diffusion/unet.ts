@@ -22,48 +22,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
-import {
-  ACTIVATIONS,
-  readChoice,
-  readPositiveInt,
-  readPositiveIntList,
-  seedSequence,
-  type Activation,
-} from '../models/mlp';
+import type { ParamsOf } from '../../nodes/define';
+import type { Activation } from '../../nodes/model-mlp';
+import type { modelUnetNode } from '../../nodes/model-unet';
+import { seedSequence } from '../models/mlp';
 
-/** The user-settable part of a U-Net (what a `model.unet` node's params hold). */
-export interface UnetParams {
-  /** Side of the (square) images the model works on; 0 = the dataset's height. */
-  imageSize: number;
-  /** Channels of each resolution level, finest first; the image is halved between levels. */
-  widths: number[];
-  /** Residual blocks per level, in the encoder and again in the decoder. */
-  blocksPerLevel: number;
-  /** Length of the sinusoidal time embedding (even). */
-  timeEmbedDim: number;
-  /** Adds the class input slots (and the null class for classifier-free guidance). */
-  classConditional: boolean;
-  /**
-   * How the time/class condition enters each residual block: `scale-shift` multiplies the feature
-   * map by one per-channel vector and adds another (FiLM; the "scale-shift norm" of Nichol &
-   * Dhariwal), `shift` only adds one (DDPM's original).
-   */
-  conditioning: Conditioning;
-  activation: Activation;
-}
-
-export const CONDITIONINGS = ['scale-shift', 'shift'] as const;
-export type Conditioning = (typeof CONDITIONINGS)[number];
-
-export const UNET_DEFAULTS: UnetParams = {
-  imageSize: 16,
-  widths: [32, 64],
-  blocksPerLevel: 1,
-  timeEmbedDim: 32,
-  classConditional: true,
-  conditioning: 'scale-shift',
-  activation: 'swish',
-};
+/**
+ * A `model.unet` node's params. `imageSize` 0 means the dataset's height; `conditioning` is how
+ * the time/class condition enters each residual block: `scale-shift` multiplies the feature map by
+ * one per-channel vector and adds another (FiLM; the "scale-shift norm" of Nichol & Dhariwal),
+ * `shift` only adds one (DDPM's original).
+ */
+export type UnetParams = ParamsOf<typeof modelUnetNode>;
 
 export interface UnetOptions extends UnetParams {
   /** Image channels (1 for grey). */
@@ -78,55 +48,16 @@ export const UNET_INPUTS = ['image', 'time', 'class'] as const;
 /** Period bound of the sinusoidal embedding (Vaswani et al.; DDPM uses the same). */
 export const TIME_EMBEDDING_MAX_PERIOD = 10_000;
 
-function invalid(
-  code: 'PARAM_INVALID' | 'INCOMPATIBLE_INPUTS',
-  param: string,
-  expected: string,
-  received: unknown,
-): DistilleryError {
-  return new DistilleryError(code, `${param} must be ${expected}, got ${JSON.stringify(received)}`, {
-    param,
-    expected,
-    received,
-  });
-}
-
-/** Validates a `model.unet` node's params and fills in defaults. */
-export function parseUnetParams(params: Record<string, unknown>): UnetParams {
-  const imageSize = params.imageSize ?? UNET_DEFAULTS.imageSize;
-  if (!Number.isInteger(imageSize) || (imageSize as number) < 0 || (imageSize as number) > 256) {
-    throw invalid('PARAM_INVALID', 'imageSize', 'an integer between 0 and 256', imageSize);
-  }
-  const widths = readPositiveIntList(params, 'widths', UNET_DEFAULTS.widths);
-  if (widths.length < 1 || widths.length > 5)
-    throw invalid('PARAM_INVALID', 'widths', '1 to 5 levels', widths);
-  const timeEmbedDim = readPositiveInt(params, 'timeEmbedDim', UNET_DEFAULTS.timeEmbedDim);
-  if (timeEmbedDim % 2 !== 0) throw invalid('PARAM_INVALID', 'timeEmbedDim', 'an even integer', timeEmbedDim);
-  const classConditional = params.classConditional ?? UNET_DEFAULTS.classConditional;
-  if (typeof classConditional !== 'boolean') {
-    throw invalid('PARAM_INVALID', 'classConditional', 'true or false', classConditional);
-  }
-  return {
-    imageSize: imageSize as number,
-    widths,
-    blocksPerLevel: readPositiveInt(params, 'blocksPerLevel', UNET_DEFAULTS.blocksPerLevel),
-    timeEmbedDim,
-    classConditional,
-    conditioning: readChoice(params, 'conditioning', CONDITIONINGS, UNET_DEFAULTS.conditioning),
-    activation: readChoice(params, 'activation', ACTIVATIONS, UNET_DEFAULTS.activation),
-  };
-}
-
 /** Refuses image sizes that the levels cannot halve evenly. */
 export function checkUnetShape(imageSize: number, widths: number[]): void {
   const factor = 2 ** (widths.length - 1);
   if (imageSize < factor || imageSize % factor !== 0) {
-    throw invalid(
-      'INCOMPATIBLE_INPUTS',
-      'imageSize',
-      `a multiple of ${factor} for ${widths.length} levels (each level halves the image)`,
-      imageSize,
-    );
+    const expected = `a multiple of ${factor} for ${widths.length} levels (each level halves the image)`;
+    throw new DistilleryError('INCOMPATIBLE_INPUTS', `imageSize must be ${expected}, got ${imageSize}`, {
+      param: 'imageSize',
+      expected,
+      received: imageSize,
+    });
   }
 }
 

@@ -5,73 +5,31 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
-import {
-  ACTIVATIONS,
-  addDenseHead,
-  checkClassifierShape,
-  readChoice,
-  readDropout,
-  readPositiveInt,
-  readPositiveIntList,
-  seedSequence,
-  type Activation,
-} from './mlp';
+import type { ParamsOf } from '../../nodes/define';
+import type { modelCnnNode } from '../../nodes/model-cnn';
+import { addDenseHead, checkClassifierShape, seedSequence } from './mlp';
 
-export const PADDINGS = ['same', 'valid'] as const;
-export const POOLINGS = ['max', 'avg', 'none'] as const;
-export type Padding = (typeof PADDINGS)[number];
-export type Pooling = (typeof POOLINGS)[number];
+/** Window and stride of every pooling layer (the node's help promises 2×2). */
+export const POOL_SIZE = 2;
 
-export interface CnnOptions {
+/** A `model.cnn` node's params. */
+export type CnnParams = ParamsOf<typeof modelCnnNode>;
+
+/** What the builder needs: the node's params, the data's shape and the seed. */
+export interface CnnOptions extends CnnParams {
   /** [height, width, channels]. */
   inputShape: number[];
   numClasses: number;
-  /** Filters of each conv stage, input side first. */
-  filters: number[];
-  kernelSize: number;
-  padding: Padding;
-  /** Pooling after each conv stage ('none' keeps the resolution). */
-  pooling: Pooling;
-  /** Pool window and stride. */
-  poolSize: number;
-  /** Units of the dense layers between `flatten` and `output`. */
-  dense: number[];
-  activation: Activation;
-  /** Dropout rate after each dense hidden layer; 0 adds no dropout layers. */
-  dropout: number;
+  /** Pool window and stride (POOL_SIZE unless a test says otherwise). */
+  poolSize?: number;
   seed: number;
 }
 
-/** The user-settable part of CnnOptions (what a `model.cnn` node's params hold). */
-export type CnnParams = Omit<CnnOptions, 'inputShape' | 'numClasses' | 'seed'>;
-
-export const CNN_DEFAULTS: CnnParams = {
-  filters: [6, 16],
-  kernelSize: 5,
-  padding: 'same',
-  pooling: 'max',
-  poolSize: 2,
-  dense: [120, 84],
-  activation: 'relu',
-  dropout: 0,
-};
-
-/** Validates a `model.cnn` node's params and fills in defaults. */
-export function parseCnnParams(params: Record<string, unknown>): CnnParams {
-  return {
-    filters: readPositiveIntList(params, 'filters', CNN_DEFAULTS.filters),
-    kernelSize: readPositiveInt(params, 'kernelSize', CNN_DEFAULTS.kernelSize),
-    padding: readChoice(params, 'padding', PADDINGS, CNN_DEFAULTS.padding),
-    pooling: readChoice(params, 'pooling', POOLINGS, CNN_DEFAULTS.pooling),
-    poolSize: readPositiveInt(params, 'poolSize', CNN_DEFAULTS.poolSize),
-    dense: readPositiveIntList(params, 'dense', CNN_DEFAULTS.dense),
-    activation: readChoice(params, 'activation', ACTIVATIONS, CNN_DEFAULTS.activation),
-    dropout: readDropout(params, CNN_DEFAULTS.dropout),
-  };
-}
+/** The parts of the options that decide the feature map sizes. */
+type Layout = Pick<CnnOptions, 'filters' | 'kernelSize' | 'padding' | 'pooling'> & { poolSize: number };
 
 /** Side length after every stage, or the name of the first layer that would shrink below 1. */
-function trace(size: number, params: CnnParams): { size: number } | { failsAt: string } {
+function trace(size: number, params: Layout): { size: number } | { failsAt: string } {
   for (let i = 0; i < params.filters.length; i++) {
     if (params.padding === 'valid') {
       size = size - params.kernelSize + 1;
@@ -86,14 +44,14 @@ function trace(size: number, params: CnnParams): { size: number } | { failsAt: s
 }
 
 /** Smallest side length that survives every stage. */
-function minimumSide(params: CnnParams): number {
+function minimumSide(params: Layout): number {
   let size = 1;
   while ('failsAt' in trace(size, params)) size++;
   return size;
 }
 
 /** Refuses inputs that are not images, or that valid convolutions / pooling would shrink to nothing. */
-export function checkCnnInput(inputShape: number[], params: CnnParams): void {
+export function checkCnnInput(inputShape: number[], params: Layout): void {
   if (inputShape.length !== 3) {
     throw new DistilleryError(
       'INCOMPATIBLE_INPUTS',
@@ -122,7 +80,7 @@ export function checkCnnInput(inputShape: number[], params: CnnParams): void {
 /** Builds a CNN classifier. Same options and seed → identical initial weights on every backend. */
 export function buildCnn(options: CnnOptions): tf.LayersModel {
   checkClassifierShape(options.inputShape, options.numClasses);
-  const params = parseCnnParams({ ...options });
+  const params: CnnOptions & Layout = { ...options, poolSize: options.poolSize ?? POOL_SIZE };
   checkCnnInput(options.inputShape, params);
   const nextSeed = seedSequence(options.seed);
   const model = tf.sequential({ name: 'cnn' });

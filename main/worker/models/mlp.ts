@@ -1,14 +1,12 @@
 /**
  * Multi-layer perceptron: flatten → dense hidden layers (each optionally followed by dropout) →
  * a dense softmax output, so that every exported classifier gives probabilities. Also holds what
- * the other architectures share: activations, per-layer seeds, the dense head, param readers.
+ * the other architectures share: per-layer seeds, the dense head, the shape checks.
  */
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
-
-/** Hidden-layer activations offered to users (all registered by tfjs-layers 4.x). */
-export const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'elu', 'selu', 'swish', 'gelu'] as const;
-export type Activation = (typeof ACTIVATIONS)[number];
+import type { ParamsOf } from '../../nodes/define';
+import type { Activation, modelMlpNode } from '../../nodes/model-mlp';
 
 export interface MlpOptions {
   /** Shape of one example: [h, w, c] for images, [features] for tables. */
@@ -22,10 +20,8 @@ export interface MlpOptions {
   seed: number;
 }
 
-/** The user-settable part of MlpOptions (what a `model.mlp` node's params hold). */
-export type MlpParams = Pick<MlpOptions, 'hidden' | 'activation' | 'dropout'>;
-
-export const MLP_DEFAULTS: MlpParams = { hidden: [300, 100], activation: 'relu', dropout: 0 };
+/** The user-settable part of MlpOptions: a `model.mlp` node's params. */
+export type MlpParams = ParamsOf<typeof modelMlpNode>;
 
 /**
  * A well-mixed 32-bit seed for the layer at `index`, so that each layer gets its own stream and
@@ -42,83 +38,6 @@ export function layerSeed(seed: number, index: number): number {
 export function seedSequence(seed: number): () => number {
   let index = 0;
   return () => layerSeed(seed, index++);
-}
-
-function invalid(param: string, expected: string, received: unknown): DistilleryError {
-  return new DistilleryError(
-    'PARAM_INVALID',
-    `${param} must be ${expected}, got ${JSON.stringify(received)}`,
-    {
-      param,
-      expected,
-      received,
-    },
-  );
-}
-
-/** Reads a list of positive integers; `undefined` gives the default. */
-export function readPositiveIntList(
-  params: Record<string, unknown>,
-  param: string,
-  fallback: number[],
-): number[] {
-  const value = params[param];
-  if (value === undefined) return [...fallback];
-  if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && (v as number) > 0)) {
-    throw invalid(param, 'a list of positive integers', value);
-  }
-  return [...(value as number[])];
-}
-
-export function readPositiveInt(params: Record<string, unknown>, param: string, fallback: number): number {
-  const value = params[param];
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1) throw invalid(param, 'a positive integer', value);
-  return value as number;
-}
-
-export function readChoice<T extends string>(
-  params: Record<string, unknown>,
-  param: string,
-  choices: readonly T[],
-  fallback: T,
-): T {
-  const value = params[param];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-    throw new DistilleryError(
-      'PARAM_INVALID_CHOICE',
-      `${param} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`,
-      { param, expected: choices.join(' | '), received: value },
-    );
-  }
-  return value as T;
-}
-
-export function readDropout(params: Record<string, unknown>, fallback: number): number {
-  const value = params.dropout;
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    throw new DistilleryError(
-      'PARAM_OUT_OF_RANGE',
-      `dropout must be in [0, 1), got ${JSON.stringify(value)}`,
-      {
-        param: 'dropout',
-        expected: '0 ≤ dropout < 1',
-        received: value,
-      },
-    );
-  }
-  return value;
-}
-
-/** Validates a `model.mlp` node's params and fills in defaults. */
-export function parseMlpParams(params: Record<string, unknown>): MlpParams {
-  return {
-    hidden: readPositiveIntList(params, 'hidden', MLP_DEFAULTS.hidden),
-    activation: readChoice(params, 'activation', ACTIVATIONS, MLP_DEFAULTS.activation),
-    dropout: readDropout(params, MLP_DEFAULTS.dropout),
-  };
 }
 
 /** Checks the parts every classifier builder needs. */
@@ -201,7 +120,6 @@ export function addDenseHead(
  */
 export function buildMlp(options: MlpOptions): tf.LayersModel {
   checkClassifierShape(options.inputShape, options.numClasses);
-  const params = parseMlpParams({ ...options });
   const model = tf.sequential({ name: 'mlp' });
   let inputShape: number[] | undefined = options.inputShape;
   if (options.inputShape.length > 1) {
@@ -209,10 +127,10 @@ export function buildMlp(options: MlpOptions): tf.LayersModel {
     inputShape = undefined;
   }
   addDenseHead(model, {
-    units: params.hidden,
+    units: options.hidden,
     numClasses: options.numClasses,
-    activation: params.activation,
-    dropout: params.dropout,
+    activation: options.activation,
+    dropout: options.dropout,
     nextSeed: seedSequence(options.seed),
     ...(inputShape ? { inputShape } : {}),
   });

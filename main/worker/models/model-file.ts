@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
 
+/** Directory, inside a task directory, that a task's output model is saved to. */
+export const MODEL_DIR = 'model';
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 export const MODEL_META = 'distillery.json';

@@ -22,3 +22,15 @@ export function modelStats(model: tf.LayersModel): ModelStats {
   }
   return { paramCount, nonZeroParams, sizeBytes };
 }
+
+/** One line per layer, for task summaries. */
+export function describeLayers(
+  model: tf.LayersModel,
+): Array<{ name: string; type: string; outputShape: unknown; params: number }> {
+  return model.layers.map((layer) => ({
+    name: layer.name,
+    type: layer.getClassName(),
+    outputShape: layer.outputShape,
+    params: layer.countParams(),
+  }));
+}

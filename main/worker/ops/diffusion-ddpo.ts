@@ -24,7 +24,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
-import type { OpContext, OpSummary } from '../context';
+import type { ParamsOf } from '../../nodes/define';
+import type { diffusionDdpoNode } from '../../nodes/diffusion-ddpo';
+import { requireInput, type OpContext, type OpSummary } from '../context';
 import { computeAdvantages, concatChains } from '../diffusion/ddpo-advantages';
 import {
   DDPO_HISTORY_FILE,
@@ -33,19 +35,16 @@ import {
   writeDdpoCheckpoint,
   type DdpoEpoch,
 } from '../diffusion/ddpo-epochs';
-import { createDdpoOptimizer, readDdpoParams } from '../diffusion/ddpo-params';
+import { ddpoSampler } from '../diffusion/ddpo-params';
 import { updatePolicy } from '../diffusion/ddpo-update';
 import { ADAPTERS_DIR, type LoraAdapters } from '../diffusion/lora';
 import { loadDiffusionModel, saveDiffusionModel, type DiffusionModelMeta } from '../diffusion/model-io';
 import {
-  atNode,
   attachLora,
-  checkSteps,
   gridScale,
   loadClassifier,
   requireDiffusionModel,
   requireSchedule,
-  throwIfCancelled,
   announceTrainedModel,
 } from '../diffusion/op-support';
 import { writeSampleGrid } from '../diffusion/png-grid';
@@ -57,25 +56,23 @@ import {
   type NoiseFn,
   type SampleChain,
 } from '../diffusion/samplers';
+import { checkSteps } from '../diffusion/sample-batches';
+import { MODEL_DIR } from '../models/model-file';
+import { trainingOptimizer } from '../train/config';
 import { trainableVariables } from '../train/loop';
 import { mixSeed } from '../train/rng';
-import { MODEL_DIR, requireInput } from './model';
-
-// Importers of the op (tests, the benchmark) find its parts here.
-export { ADVANTAGE_NORMALIZATIONS, DDPO_ALGORITHMS } from '../diffusion/ddpo-params';
-export { computeAdvantages, concatChains } from '../diffusion/ddpo-advantages';
-export { DDPO_HISTORY_FILE, type DdpoEpoch } from '../diffusion/ddpo-epochs';
 
 const SALT_SAMPLING = 0x4444_504f;
 
 /** `diffusion.ddpo`: see the file comment. */
-export const diffusionDdpoOp = atNode(ddpo);
-
-async function ddpo(ctx: OpContext): Promise<OpSummary> {
-  const params = readDdpoParams(ctx);
+export async function diffusionDdpo(
+  ctx: OpContext,
+  params: ParamsOf<typeof diffusionDdpoNode>,
+): Promise<OpSummary> {
   const { reward, targetClass, algorithm, epochs, samplesPerEpoch, trainBatchSize, innerEpochs } = params;
   const { promptClasses, clipRange, advantageClip, advantageNormalization, method } = params;
-  const { loraRank, loraAlpha, loraTargets, learningRate, sampleEvery, reportKl, sampler } = params;
+  const { loraRank, loraAlpha, loraTargets, learningRate, sampleEvery, reportKl } = params;
+  const sampler = ddpoSampler(params);
 
   const loaded = await requireDiffusionModel(ctx);
   const { model, spec, meta } = loaded;
@@ -83,7 +80,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
   let reference: Awaited<ReturnType<typeof loadDiffusionModel>> | undefined;
   let adapters: LoraAdapters | undefined;
   let initial: tf.Tensor[] = [];
-  const optimizer = createDdpoOptimizer(params);
+  const optimizer = trainingOptimizer(params);
   try {
     const schedule = requireSchedule(ctx, loaded);
     checkSteps(ctx, sampler.steps, schedule, 'sampleSteps');
@@ -200,7 +197,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
       if (!ctx.signal.aborted) return;
       if (lastCheckpointEpoch !== epochsDone) saveCheckpoint(epochsDone);
       ctx.flush();
-      throwIfCancelled(ctx);
+      ctx.throwIfCancelled();
     };
 
     const units = samplingBatches + stepsPerEpoch;
@@ -295,7 +292,7 @@ async function ddpo(ctx: OpContext): Promise<OpSummary> {
     const size = shape[0] * shape[1] * shape[2];
     const finalImages = new Float32Array(gridCount * size);
     for (let b = 0; b < samplingBatches; b++) {
-      throwIfCancelled(ctx);
+      ctx.throwIfCancelled();
       const start = b * samplingBatch;
       const final = sampleImages(policy, spec, schedule, {
         ...sampler,

@@ -1,40 +1,40 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Op } from '../context';
-import { atNode, checkSteps, gridScale, loadClassifier } from '../diffusion/op-support';
+import type { ParamsOf } from '../../nodes/define';
+import type { RewardName } from '../../nodes/diffusion-params';
+import type { diffusionEvaluateNode } from '../../nodes/diffusion-evaluate';
+import type { OpContext, OpSummary } from '../context';
+import { gridScale, loadClassifier } from '../diffusion/op-support';
 import { writeSampleGrid } from '../diffusion/png-grid';
 import {
-  REWARDS,
   classifierProbabilities,
   computeRewards,
   summarize,
   type RewardClassifier,
-  type RewardName,
 } from '../diffusion/rewards';
-import { gridColumns, openForSampling, sampleInBatches, sampleLabels } from '../diffusion/sample-batches';
+import {
+  gridColumns,
+  openForSampling,
+  sampleInBatches,
+  sampleLabels,
+  samplerConfig,
+} from '../diffusion/sample-batches';
 import { modelNoiseFn } from '../diffusion/samplers';
 
 export const EVALUATION_FILE = 'evaluation.json';
 
 /** `diffusion.evaluate`: reward statistics and classifier scores of fresh samples. */
-export const diffusionEvaluateOp: Op = atNode(async (ctx) => {
-  const { loaded, schedule, reader, sampler } = await openForSampling(ctx);
+export async function diffusionEvaluate(
+  ctx: OpContext,
+  params: ParamsOf<typeof diffusionEvaluateNode>,
+): Promise<OpSummary> {
+  const sampler = samplerConfig(params);
+  const { loaded, schedule } = await openForSampling(ctx, sampler);
   const { model, spec } = loaded;
+  const { count, rewards, targetClass, labels: given, seed: seedParam, batchSize } = params;
   let classifier: RewardClassifier | undefined;
   try {
-    const count = reader.integer('count', 200, { min: 1, max: 100_000 });
-    const rewards = reader.strings(
-      'rewards',
-      ['brightness', 'compressibility'],
-      REWARDS.filter((r) => r !== 'classifier'),
-    ) as RewardName[];
-    const targetClass = reader.integer('targetClass', -1, { min: -1, max: 100_000 });
-    const given = reader.integers('labels', [], { min: -1, max: 100_000 });
-    const seedParam = reader.integer('seed', 0, { min: 0 });
-    const batchSize = reader.integer('batchSize', 100, { min: 1, max: 4096 });
-    reader.done();
-    checkSteps(ctx, sampler.steps, schedule);
     classifier = await loadClassifier(ctx, 'classifier', false);
     const labels = sampleLabels(ctx, spec, given, count);
     const seed = seedParam || ctx.seed;
@@ -140,4 +140,4 @@ export const diffusionEvaluateOp: Op = atNode(async (ctx) => {
     classifier?.model.dispose();
     model.dispose();
   }
-});
+}

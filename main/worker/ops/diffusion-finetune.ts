@@ -1,8 +1,9 @@
-import type { Op } from '../context';
-import { atNode } from '../diffusion/op-support';
+/** `diffusion.finetune`: continued training, all weights or LoRA (merged on save). */
+import type { ParamsOf } from '../../nodes/define';
+import type { diffusionFinetuneNode } from '../../nodes/diffusion-finetune';
+import type { OpContext } from '../context';
 import { trainDiffusion } from '../diffusion/training-run';
 
-/** `diffusion.finetune`: continued training, all weights or LoRA (merged on save). */
-export const diffusionFinetuneOp: Op = atNode((ctx) =>
-  trainDiffusion(ctx, { kind: 'finetune', nodeType: 'diffusion.finetune' }),
-);
+export function diffusionFinetune(ctx: OpContext, params: ParamsOf<typeof diffusionFinetuneNode>) {
+  return trainDiffusion(ctx, { kind: 'finetune', params });
+}

@@ -1,24 +1,30 @@
 import { join } from 'node:path';
-import type { Op } from '../context';
+import type { ParamsOf } from '../../nodes/define';
+import type { diffusionSampleNode } from '../../nodes/diffusion-sample';
+import type { OpContext, OpSummary } from '../context';
 import { writeDataset } from '../data/dataset-file';
-import { atNode, checkSteps, gridScale } from '../diffusion/op-support';
+import { gridScale } from '../diffusion/op-support';
 import { writeSampleGrid } from '../diffusion/png-grid';
 import { brightness, summarize } from '../diffusion/rewards';
-import { gridColumns, openForSampling, sampleInBatches, sampleLabels } from '../diffusion/sample-batches';
+import {
+  gridColumns,
+  openForSampling,
+  sampleInBatches,
+  sampleLabels,
+  samplerConfig,
+} from '../diffusion/sample-batches';
 import { modelNoiseFn } from '../diffusion/samplers';
 
 /** `diffusion.sample`: DDPM / DDIM sampling with guidance to a PNG grid and a dataset of images. */
-export const diffusionSampleOp: Op = atNode(async (ctx) => {
-  const { loaded, schedule, reader, sampler } = await openForSampling(ctx);
+export async function diffusionSample(
+  ctx: OpContext,
+  params: ParamsOf<typeof diffusionSampleNode>,
+): Promise<OpSummary> {
+  const sampler = samplerConfig(params);
+  const { loaded, schedule } = await openForSampling(ctx, sampler);
   const { model, spec, meta } = loaded;
+  const { count, labels: given, seed: seedParam, columns, batchSize } = params;
   try {
-    const count = reader.integer('count', 64, { min: 1, max: 100_000 });
-    const given = reader.integers('labels', [], { min: -1, max: 100_000 });
-    const seedParam = reader.integer('seed', 0, { min: 0 });
-    const columns = reader.integer('columns', 0, { min: 0, max: 1000 });
-    const batchSize = reader.integer('batchSize', 64, { min: 1, max: 4096 });
-    reader.done();
-    checkSteps(ctx, sampler.steps, schedule);
     const labels = sampleLabels(ctx, spec, given, count);
     const seed = seedParam || ctx.seed;
     const began = performance.now();
@@ -70,4 +76,4 @@ export const diffusionSampleOp: Op = atNode(async (ctx) => {
   } finally {
     model.dispose();
   }
-});
+}

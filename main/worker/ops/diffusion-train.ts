@@ -1,8 +1,9 @@
-import type { Op } from '../context';
-import { atNode } from '../diffusion/op-support';
+/** `diffusion.train`: DDPM training of the input U-Net on an image dataset. */
+import type { ParamsOf } from '../../nodes/define';
+import type { diffusionTrainNode } from '../../nodes/diffusion-train';
+import type { OpContext } from '../context';
 import { trainDiffusion } from '../diffusion/training-run';
 
-/** `diffusion.train`: DDPM training of the input U-Net on an image dataset. */
-export const diffusionTrainOp: Op = atNode((ctx) =>
-  trainDiffusion(ctx, { kind: 'train', nodeType: 'diffusion.train' }),
-);
+export function diffusionTrain(ctx: OpContext, params: ParamsOf<typeof diffusionTrainNode>) {
+  return trainDiffusion(ctx, { kind: 'train', params });
+}

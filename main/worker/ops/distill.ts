@@ -16,75 +16,33 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DistilleryError, errors } from '../../base/errors';
+import { DistilleryError } from '../../base/errors';
+import type { ParamsOf } from '../../nodes/define';
+import type { distillNode } from '../../nodes/distill';
 import { distillationLoss } from '../compress/kd-loss';
 import {
   agreement,
   checkFitsDataset,
-  fineTuneSetup,
   forEachBatch,
   loadClassifier,
   modelInputShape,
   outputClasses,
-  placeOpError,
   predictClasses,
   readTrainingData,
 } from '../compress/op-support';
-import type { Op, OpContext, OpSummary } from '../context';
+import type { OpContext, OpSummary } from '../context';
 import type { SplitData } from '../data/dataset-file';
-import { saveModel, type ModelMeta } from '../models/model-file';
+import { MODEL_DIR, saveModel, type ModelMeta } from '../models/model-file';
 import { modelStats } from '../models/stats';
 import { classifierHead } from '../train/classifier-loss';
+import { fineTuneSetup } from '../train/config';
 import { runTrainingLoop, type LossFn } from '../train/loop';
-import { MODEL_DIR } from './model';
-import { readParams } from './train';
-
-export type DistillLabels = 'dataset' | 'none';
-
-export interface DistillParams {
-  temperature: number;
-  alpha: number;
-  labels: DistillLabels;
-}
-
-/** Reads the distillation params (defaults T = 4, α = 0.7, labels "dataset"); every problem reported. */
-export function readDistillParams(raw: Record<string, unknown>, nodeId: string): DistillParams {
-  const { temperature = 4, alpha = 0.7, labels = 'dataset' } = raw;
-  const problems: DistilleryError[] = [];
-  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature <= 0) {
-    problems.push(errors.paramOutOfRange(nodeId, 'temperature', 'a number > 0', temperature));
-  }
-  if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) {
-    problems.push(errors.paramOutOfRange(nodeId, 'alpha', 'a number with 0 ≤ alpha ≤ 1', alpha));
-  }
-  if (labels !== 'dataset' && labels !== 'none') {
-    problems.push(errors.paramInvalid(nodeId, 'labels', '"dataset" or "none"', labels));
-  }
-  if (problems.length === 1) throw problems[0]!;
-  if (problems.length > 1) {
-    throw new DistilleryError('PARAM_INVALID', problems.map((p) => p.message).join('; '), {
-      nodeId,
-      issues: problems.map((p) => p.details),
-    });
-  }
-  return { temperature: temperature as number, alpha: alpha as number, labels: labels as DistillLabels };
-}
 
 /** Checkpointed sums over the current epoch's batches: correct, agreeing, Σ soft·n, Σ hard·n, examples. */
 const ACCUMULATOR_STATE = 'distill/epoch';
 
 /** Runs the distillation; see the file comment. */
-export const distillOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
-  try {
-    return await distill(ctx);
-  } catch (error) {
-    throw placeOpError(ctx.nodeId, error);
-  }
-};
-
-async function distill(ctx: OpContext): Promise<OpSummary> {
-  const params = readParams(ctx.params, ctx.nodeId);
-  const kd = readDistillParams(ctx.params, ctx.nodeId);
+export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNode>): Promise<OpSummary> {
   const { manifest, train, validation } = readTrainingData(ctx, params.validationSplit);
 
   const teacher = await loadClassifier(ctx, 'teacher');
@@ -139,7 +97,7 @@ async function distill(ctx: OpContext): Promise<OpSummary> {
     const teacherAccuracy = teacherCorrect / train.count;
     ctx.log(
       `Teacher (${teacher.meta.architecture}, ${teacher.model.countParams()} params) scores ${(teacherAccuracy * 100).toFixed(2)}% on the ${train.count} training examples; ` +
-        `student ${student.meta.architecture} with ${model.countParams()} params. T = ${kd.temperature}, α = ${kd.alpha}, labels "${kd.labels}"`,
+        `student ${student.meta.architecture} with ${model.countParams()} params. T = ${params.temperature}, α = ${params.alpha}, labels "${params.labels}"`,
     );
 
     // The loop sees example indices as labels (see the file comment).
@@ -148,14 +106,14 @@ async function distill(ctx: OpContext): Promise<OpSummary> {
       x: train.x,
       y: Int32Array.from({ length: train.count }, (_, i) => i),
     };
-    const options = { temperature: kd.temperature, alpha: kd.alpha };
+    const options = { temperature: params.temperature, alpha: params.alpha };
     let pendingStats: tf.Tensor | undefined;
     const lossFn: LossFn = (_model, x, index, training) => {
       const zs = studentHead.logits(x, training);
       const zt = tf.gather(teacherLogits, index);
       const truth = tf.gather(trainLabels, index);
       const teacherTop = tf.cast(tf.argMax(zt, -1), 'int32');
-      const targets = kd.labels === 'none' ? teacherTop : truth;
+      const targets = params.labels === 'none' ? teacherTop : truth;
       const { loss, soft, hard } = distillationLoss(zs, zt, targets, options);
       const studentTop = tf.cast(tf.argMax(zs, -1), 'int32');
       const n = zs.shape[0];
@@ -168,7 +126,7 @@ async function distill(ctx: OpContext): Promise<OpSummary> {
     const evaluateFn: LossFn = (_model, x, y) => {
       const zs = studentHead.logits(x, false);
       const zt = teacherHead.logits(tf.reshape(x, [x.shape[0], ...teacherShape]), false);
-      const targets = kd.labels === 'none' ? tf.cast(tf.argMax(zt, -1), 'int32') : y;
+      const targets = params.labels === 'none' ? tf.cast(tf.argMax(zt, -1), 'int32') : y;
       return { loss: distillationLoss(zs, zt, targets, options).loss, scores: zs };
     };
 
@@ -244,9 +202,9 @@ async function distill(ctx: OpContext): Promise<OpSummary> {
             architecture: teacher.meta.architecture,
             versionId: ctx.inputs.teacher?.meta.versionId ?? null,
           },
-          temperature: kd.temperature,
-          alpha: kd.alpha,
-          labels: kd.labels,
+          temperature: params.temperature,
+          alpha: params.alpha,
+          labels: params.labels,
         },
       };
       const outDir = join(ctx.taskDir, MODEL_DIR);
@@ -270,9 +228,9 @@ async function distill(ctx: OpContext): Promise<OpSummary> {
       return {
         epochs: result.epochsRun,
         steps: result.globalStep,
-        temperature: kd.temperature,
-        alpha: kd.alpha,
-        labels: kd.labels,
+        temperature: params.temperature,
+        alpha: params.alpha,
+        labels: params.labels,
         teacherTrainAccuracy: teacherAccuracy,
         accuracy: final?.accuracy ?? null,
         agreement: final?.agreement ?? null,

@@ -12,18 +12,18 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError, errors } from '../../base/errors';
 import { getExporter } from '../../export/exporter';
-import type { Op, OpContext } from '../context';
-import { exampleSize, readDataset, readDatasetManifest, toFloat, type SplitName } from '../data/dataset-file';
+import type { ParamsOf } from '../../nodes/define';
+import type { evaluateNode } from '../../nodes/evaluate';
 import { requireSplit } from '../compress/op-support';
-import { modelSparseSizeBytes } from '../compress/sparse-size';
 import { readStoredWidths } from '../compress/quantization';
+import { modelSparseSizeBytes } from '../compress/sparse-size';
+import { requireInput, type OpContext, type OpSummary } from '../context';
+import { exampleSize, readDataset, readDatasetManifest, toFloat, type SplitName } from '../data/dataset-file';
 import { loadModel } from '../models/model-file';
 import { modelStats } from '../models/stats';
-import { nodeError, requireInput } from './model';
 
 export const EVALUATION_FILE = 'evaluation.json';
 
-const SPLITS: readonly SplitName[] = ['test', 'validation', 'train'];
 /** Predictions run, untimed, before latency is measured (kernel set-up, caches). */
 const WARMUP_RUNS = 5;
 /** Keras' epsilon: probabilities are clipped to [ε, 1] before the log. */
@@ -61,36 +61,6 @@ export interface Evaluation {
   backend: string;
 }
 
-interface EvaluateParams {
-  split: SplitName;
-  batchSize: number;
-  latencySamples: number;
-}
-
-function readParams(ctx: OpContext): EvaluateParams {
-  const { split = 'test', batchSize = 256, latencySamples = 200 } = ctx.params;
-  if (typeof split !== 'string' || !(SPLITS as readonly string[]).includes(split)) {
-    throw errors.paramInvalid(ctx.nodeId, 'split', SPLITS.join(' | '), split);
-  }
-  for (const [param, value] of [
-    ['batchSize', batchSize],
-    ['latencySamples', latencySamples],
-  ] as const) {
-    if (!Number.isInteger(value)) throw errors.paramType(ctx.nodeId, param, 'an integer', value);
-    const min = param === 'latencySamples' ? 0 : 1;
-    if ((value as number) < min) throw errors.paramOutOfRange(ctx.nodeId, param, `≥ ${min}`, value);
-  }
-  return {
-    split: split as SplitName,
-    batchSize: batchSize as number,
-    latencySamples: latencySamples as number,
-  };
-}
-
-function throwIfCancelled(ctx: OpContext): void {
-  if (ctx.signal.aborted) throw errors.cancelled(ctx.taskId);
-}
-
 /** Exports with the `tfjs` exporter into a scratch directory and measures the files. */
 async function exportedSize(
   ctx: OpContext,
@@ -112,27 +82,13 @@ async function exportedSize(
   }
 }
 
-/** Inputs `model` and `dataset`; params `split` ('test'), `batchSize` (256), `latencySamples` (200). */
-export const evaluateOp: Op = async (ctx) => {
-  const params = readParams(ctx);
+/** Scores the model on `model` against one split of `dataset`; see the file comment. */
+export async function evaluate(ctx: OpContext, params: ParamsOf<typeof evaluateNode>): Promise<OpSummary> {
   const modelRef = requireInput(ctx, 'model', 'model');
   const datasetRef = requireInput(ctx, 'dataset', 'dataset');
-
-  let manifest;
-  try {
-    manifest = readDatasetManifest(datasetRef.path);
-  } catch (error) {
-    throw nodeError(ctx.nodeId, error);
-  }
+  const manifest = readDatasetManifest(datasetRef.path);
   requireSplit(ctx.nodeId, manifest, params.split);
-
-  let loaded;
-  try {
-    loaded = await loadModel(modelRef.path);
-  } catch (error) {
-    throw nodeError(ctx.nodeId, error);
-  }
-  const { model, meta } = loaded;
+  const { model, meta } = await loadModel(modelRef.path);
   try {
     if (exampleSize(meta) !== exampleSize(manifest) || meta.numClasses !== manifest.numClasses) {
       throw new DistilleryError(
@@ -173,7 +129,7 @@ export const evaluateOp: Op = async (ctx) => {
     let correct = 0;
     let predictSeconds = 0;
     for (let start = 0; start < count; start += params.batchSize) {
-      throwIfCancelled(ctx);
+      ctx.throwIfCancelled();
       const n = Math.min(params.batchSize, count - start);
       const began = performance.now();
       const probabilities = predict(start, n);
@@ -197,7 +153,7 @@ export const evaluateOp: Op = async (ctx) => {
 
     let latencyTotal = 0;
     for (let i = 0; i < params.latencySamples; i++) {
-      if (i % 50 === 0) throwIfCancelled(ctx);
+      if (i % 50 === 0) ctx.throwIfCancelled();
       const began = performance.now();
       predict(i % count, 1);
       latencyTotal += performance.now() - began;
@@ -252,4 +208,4 @@ export const evaluateOp: Op = async (ctx) => {
   } finally {
     model.dispose();
   }
-};
+}

@@ -1,15 +1,16 @@
+/** `model.unet`: an untrained U-Net for the dataset's image channels and classes. */
 import { join } from 'node:path';
 import { DistilleryError } from '../../base/errors';
-import type { Op } from '../context';
+import type { ParamsOf } from '../../nodes/define';
+import type { modelUnetNode } from '../../nodes/model-unet';
+import { requireInput, type OpContext } from '../context';
 import { readDatasetManifest } from '../data/dataset-file';
 import { DEFAULT_SAMPLER, saveDiffusionModel, type DiffusionModelMeta } from '../diffusion/model-io';
-import { atNode } from '../diffusion/op-support';
-import { architectures } from '../models';
-import { modelStats } from '../models/stats';
-import { MODEL_DIR, describeLayers, requireInput } from './model';
+import { buildUnet } from '../diffusion/unet';
+import { MODEL_DIR } from '../models/model-file';
+import { describeLayers, modelStats } from '../models/stats';
 
-/** `model.unet`: an untrained U-Net for the dataset's image channels and classes. */
-export const modelUnetOp: Op = atNode(async (ctx) => {
+export async function modelUnet(ctx: OpContext, params: ParamsOf<typeof modelUnetNode>) {
   const dataset = requireInput(ctx, 'dataset', 'dataset');
   const manifest = readDatasetManifest(dataset.path);
   if (!manifest.image || manifest.inputShape.length !== 3) {
@@ -19,15 +20,10 @@ export const modelUnetOp: Op = atNode(async (ctx) => {
       { nodeId: ctx.nodeId, port: 'dataset', expected: 'an image dataset', received: manifest.inputShape },
     );
   }
-  const architecture = architectures.get('unet');
-  const params = architecture.parseParams(ctx.params) as { imageSize: number; classConditional: boolean };
   const channels = manifest.inputShape[2]!;
   const imageSize = params.imageSize || manifest.inputShape[0]!;
   const numClasses = params.classConditional ? manifest.numClasses : 0;
-  const model = architecture.build(
-    { inputShape: [imageSize, imageSize, channels], numClasses, seed: ctx.seed },
-    { ...params, imageSize },
-  );
+  const model = buildUnet({ ...params, imageSize, channels, numClasses, seed: ctx.seed });
   try {
     const dir = join(ctx.taskDir, MODEL_DIR);
     const meta: DiffusionModelMeta = {
@@ -63,4 +59,4 @@ export const modelUnetOp: Op = atNode(async (ctx) => {
   } finally {
     model.dispose();
   }
-});
+}

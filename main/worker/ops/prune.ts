@@ -20,7 +20,9 @@
  */
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { DistilleryError, errors } from '../../base/errors';
+import { DistilleryError } from '../../base/errors';
+import type { ParamsOf } from '../../nodes/define';
+import type { pruneNode } from '../../nodes/prune';
 import {
   agpSparsity,
   applyMasks,
@@ -33,197 +35,31 @@ import {
   readValues,
   type AgpSchedule,
   type PrunableWeight,
-  type PruneScope,
 } from '../compress/masks';
 import { initialMasks, masksFromState, masksToState, reportSparsity } from '../compress/mask-schedule';
 import {
   accuracyOf,
   checkFitsDataset,
-  fineTuneSetup,
   loadClassifier,
   measureLatencyMs,
   modelInputShape,
-  placeOpError,
   readTrainingData,
 } from '../compress/op-support';
-import { describePlan, planStructuredPruning, rewireModel, type NormCriterion } from '../compress/structured';
-import type { Op, OpContext, OpSummary } from '../context';
+import { describePlan, planStructuredPruning, rewireModel } from '../compress/structured';
+import type { OpContext, OpSummary } from '../context';
 import { takeFirst } from '../data/splits';
-import { saveModel, type ModelMeta } from '../models/model-file';
-import { modelStats } from '../models/stats';
+import { MODEL_DIR, saveModel, type ModelMeta } from '../models/model-file';
+import { describeLayers, modelStats } from '../models/stats';
 import { sparseCrossEntropyLoss } from '../train/classifier-loss';
+import { fineTuneSetup } from '../train/config';
 import { runTrainingLoop, type LoopResult } from '../train/loop';
-import { describeLayers, MODEL_DIR } from './model';
-import { readParams } from './train';
-
-export type PruneMethod = 'magnitude' | 'n:m' | 'structured';
-export type PruneSchedule = 'one-shot' | 'agp';
-
-export interface PruneParams {
-  method: PruneMethod;
-  sparsity: number;
-  scope: PruneScope;
-  pruningSchedule: PruneSchedule;
-  initialSparsity: number;
-  startStep: number;
-  pruneEvery: number;
-  /** 0 = 75% of the fine-tuning steps after startStep. */
-  rampSteps: number;
-  n: number;
-  m: number;
-  criterion: NormCriterion;
-  excludeLayers: string[];
-  /** Fine-tuning epochs; 0 = prune only. */
-  epochs: number;
-}
-
-export const PRUNE_DEFAULTS: PruneParams = {
-  method: 'magnitude',
-  sparsity: 0.9,
-  scope: 'global',
-  pruningSchedule: 'agp',
-  initialSparsity: 0,
-  startStep: 0,
-  pruneEvery: 50,
-  rampSteps: 0,
-  n: 2,
-  m: 4,
-  criterion: 'l1',
-  excludeLayers: [],
-  epochs: 2,
-};
 
 /** Examples scored for accuracy before / right after pruning when there is no validation split. */
 const EVALUATION_LIMIT = 2000;
-function choiceOf<T extends string>(
-  raw: Record<string, unknown>,
-  name: string,
-  allowed: readonly T[],
-  fallback: T,
-  problems: DistilleryError[],
-  nodeId: string,
-): T {
-  const value = raw[name];
-  if (value === undefined || value === null) return fallback;
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  problems.push(errors.paramInvalid(nodeId, name, `one of ${allowed.join(', ')}`, value));
-  return fallback;
-}
-
-function numberOf(
-  raw: Record<string, unknown>,
-  name: string,
-  fallback: number,
-  rule: { min: number; below?: number; integer?: boolean },
-  problems: DistilleryError[],
-  nodeId: string,
-): number {
-  const value = raw[name];
-  if (value === undefined || value === null) return fallback;
-  const ok =
-    typeof value === 'number' &&
-    Number.isFinite(value) &&
-    (!rule.integer || Number.isInteger(value)) &&
-    value >= rule.min &&
-    (rule.below === undefined || value < rule.below);
-  if (ok) return value;
-  const expected = `${rule.integer ? 'an integer' : 'a number'} ≥ ${rule.min}${rule.below !== undefined ? ` and < ${rule.below}` : ''}`;
-  problems.push(errors.paramOutOfRange(nodeId, name, expected, value));
-  return fallback;
-}
-
-/** Reads and checks the pruning params (the optimiser's are read by `train`'s readParams). */
-export function readPruneParams(raw: Record<string, unknown>, nodeId: string): PruneParams {
-  const problems: DistilleryError[] = [];
-  const d = PRUNE_DEFAULTS;
-  const params: PruneParams = {
-    method: choiceOf(raw, 'method', ['magnitude', 'n:m', 'structured'] as const, d.method, problems, nodeId),
-    sparsity: numberOf(raw, 'sparsity', d.sparsity, { min: 0, below: 1 }, problems, nodeId),
-    scope: choiceOf(raw, 'scope', ['global', 'layer'] as const, d.scope, problems, nodeId),
-    pruningSchedule: choiceOf(
-      raw,
-      'pruningSchedule',
-      ['one-shot', 'agp'] as const,
-      d.pruningSchedule,
-      problems,
-      nodeId,
-    ),
-    initialSparsity: numberOf(
-      raw,
-      'initialSparsity',
-      d.initialSparsity,
-      { min: 0, below: 1 },
-      problems,
-      nodeId,
-    ),
-    startStep: numberOf(raw, 'startStep', d.startStep, { min: 0, integer: true }, problems, nodeId),
-    pruneEvery: numberOf(raw, 'pruneEvery', d.pruneEvery, { min: 1, integer: true }, problems, nodeId),
-    rampSteps: numberOf(raw, 'rampSteps', d.rampSteps, { min: 0, integer: true }, problems, nodeId),
-    n: numberOf(raw, 'n', d.n, { min: 1, integer: true }, problems, nodeId),
-    m: numberOf(raw, 'm', d.m, { min: 1, integer: true }, problems, nodeId),
-    criterion: choiceOf(raw, 'criterion', ['l1', 'l2'] as const, d.criterion, problems, nodeId),
-    excludeLayers: d.excludeLayers,
-    epochs: numberOf(raw, 'epochs', d.epochs, { min: 0, integer: true }, problems, nodeId),
-  };
-  const exclude = raw.excludeLayers;
-  if (exclude !== undefined && exclude !== null) {
-    if (Array.isArray(exclude) && exclude.every((name) => typeof name === 'string'))
-      params.excludeLayers = exclude;
-    else problems.push(errors.paramInvalid(nodeId, 'excludeLayers', 'a list of layer names', exclude));
-  }
-  if (params.method === 'n:m' && params.n > params.m) {
-    problems.push(errors.paramInvalid(nodeId, 'n', `≤ m (${params.m})`, params.n));
-  }
-  if (params.pruningSchedule === 'agp' && params.method !== 'magnitude') {
-    problems.push(
-      errors.paramInvalid(
-        nodeId,
-        'pruningSchedule',
-        '"one-shot" for n:m and structured pruning',
-        params.pruningSchedule,
-      ),
-    );
-  }
-  if (params.pruningSchedule === 'agp' && params.method === 'magnitude') {
-    if (params.initialSparsity > params.sparsity) {
-      problems.push(
-        errors.paramInvalid(
-          nodeId,
-          'initialSparsity',
-          `≤ sparsity (${params.sparsity})`,
-          params.initialSparsity,
-        ),
-      );
-    }
-    if (params.epochs === 0)
-      problems.push(errors.paramInvalid(nodeId, 'epochs', '≥ 1 with the AGP schedule', 0));
-  }
-  if (problems.length === 1) throw problems[0]!;
-  if (problems.length > 1) {
-    throw new DistilleryError('PARAM_INVALID', problems.map((p) => p.message).join('; '), {
-      nodeId,
-      issues: problems.map((p) => p.details),
-    });
-  }
-  return params;
-}
 
 /** Prunes and fine-tunes; see the file comment. */
-export const pruneOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
-  try {
-    return await prune(ctx);
-  } catch (error) {
-    throw placeOpError(ctx.nodeId, error);
-  }
-};
-
-async function prune(ctx: OpContext): Promise<OpSummary> {
-  const train = readParams(
-    { ...ctx.params, epochs: Math.max(1, Number(ctx.params.epochs ?? 1) || 1) },
-    ctx.nodeId,
-  );
-  const params = readPruneParams(ctx.params, ctx.nodeId);
-  const data = readTrainingData(ctx, train.validationSplit);
+export async function prune(ctx: OpContext, params: ParamsOf<typeof pruneNode>): Promise<OpSummary> {
+  const data = readTrainingData(ctx, params.validationSplit);
   const { manifest } = data;
   const loaded = await loadClassifier(ctx, 'model');
   let model: tf.LayersModel = loaded.model;
@@ -245,7 +81,7 @@ async function prune(ctx: OpContext): Promise<OpSummary> {
     let weights: PrunableWeight[] = [];
     let masks: Uint8Array[] = [];
     let agp: AgpSchedule | undefined;
-    const stepsPerEpoch = Math.ceil(data.train.count / train.batchSize);
+    const stepsPerEpoch = Math.ceil(data.train.count / params.batchSize);
     const totalSteps = params.epochs * stepsPerEpoch;
 
     if (params.method === 'structured') {
@@ -309,7 +145,7 @@ async function prune(ctx: OpContext): Promise<OpSummary> {
 
     let result: LoopResult | undefined;
     if (params.epochs > 0) {
-      const { optimizer, config } = fineTuneSetup({ ...train, epochs: params.epochs }, stepsPerEpoch);
+      const { optimizer, config } = fineTuneSetup(params, stepsPerEpoch);
       const maskTensors = new MaskTensors(weights);
       maskTensors.set(masks);
       const repruneAt = (step: number): void => {

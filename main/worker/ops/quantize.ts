@@ -8,67 +8,23 @@
  * `size_bytes`, `compression_ratio`, `max_weight_error`, `mean_abs_weight_error`.
  */
 import { join } from 'node:path';
-import { errors } from '../../base/errors';
+import type { ParamsOf } from '../../nodes/define';
+import type { quantizeNode } from '../../nodes/quantize';
 import {
   accuracyOf,
   checkFitsDataset,
   loadClassifier,
   modelInputShape,
-  placeOpError,
   requireSplit,
 } from '../compress/op-support';
-import {
-  QUANTIZATION_DTYPES,
-  quantizeModelDirectory,
-  type QuantizationDtype,
-} from '../compress/quantization';
-import type { Op, OpContext, OpSummary } from '../context';
-import { readDataset, readDatasetManifest, type SplitName } from '../data/dataset-file';
-import { loadModel } from '../models/model-file';
+import { quantizeModelDirectory } from '../compress/quantization';
+import { requireInput, type OpContext, type OpSummary } from '../context';
+import { readDataset, readDatasetManifest } from '../data/dataset-file';
+import { loadModel, MODEL_DIR } from '../models/model-file';
 import { modelStats } from '../models/stats';
-import { MODEL_DIR, requireInput } from './model';
-
-const SPLITS: readonly SplitName[] = ['test', 'validation', 'train'];
-
-export interface QuantizeParams {
-  dtype: QuantizationDtype;
-  nudgeZero: boolean;
-  split: SplitName;
-  batchSize: number;
-}
-
-/** Reads the params (defaults uint8, nudgeZero, test split, batch 256). */
-export function readQuantizeParams(raw: Record<string, unknown>, nodeId: string): QuantizeParams {
-  const { dtype = 'uint8', nudgeZero = true, split = 'test', batchSize = 256 } = raw;
-  if (typeof dtype !== 'string' || !(QUANTIZATION_DTYPES as readonly string[]).includes(dtype)) {
-    throw errors.paramInvalid(nodeId, 'dtype', QUANTIZATION_DTYPES.join(' | '), dtype);
-  }
-  if (typeof nudgeZero !== 'boolean') throw errors.paramType(nodeId, 'nudgeZero', 'true or false', nudgeZero);
-  if (typeof split !== 'string' || !(SPLITS as readonly string[]).includes(split)) {
-    throw errors.paramInvalid(nodeId, 'split', SPLITS.join(' | '), split);
-  }
-  if (!Number.isInteger(batchSize) || (batchSize as number) < 1) {
-    throw errors.paramOutOfRange(nodeId, 'batchSize', 'an integer ≥ 1', batchSize);
-  }
-  return {
-    dtype: dtype as QuantizationDtype,
-    nudgeZero,
-    split: split as SplitName,
-    batchSize: batchSize as number,
-  };
-}
 
 /** Quantizes, reloads and scores; see the file comment. */
-export const quantizeOp: Op = async (ctx: OpContext): Promise<OpSummary> => {
-  try {
-    return await quantize(ctx);
-  } catch (error) {
-    throw placeOpError(ctx.nodeId, error);
-  }
-};
-
-async function quantize(ctx: OpContext): Promise<OpSummary> {
-  const params = readQuantizeParams(ctx.params, ctx.nodeId);
+export async function quantize(ctx: OpContext, params: ParamsOf<typeof quantizeNode>): Promise<OpSummary> {
   const modelRef = requireInput(ctx, 'model', 'model');
   const datasetDir = requireInput(ctx, 'dataset', 'dataset').path;
   const manifest = readDatasetManifest(datasetDir);
@@ -85,7 +41,7 @@ async function quantize(ctx: OpContext): Promise<OpSummary> {
   } finally {
     float.model.dispose();
   }
-  if (ctx.signal.aborted) throw errors.cancelled(ctx.taskId);
+  ctx.throwIfCancelled();
 
   const outDir = join(ctx.taskDir, MODEL_DIR);
   const report = quantizeModelDirectory(modelRef.path, outDir, params.dtype, { nudgeZero: params.nudgeZero });

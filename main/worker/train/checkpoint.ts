@@ -27,7 +27,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { DistilleryError } from '../../base/errors';
-import { OPTIMIZER_NAMES, type NamedArrays, type OptimizerName, type OptimizerState } from './optimizers';
+import { OPTIMIZERS, type OptimizerName } from '../../nodes/shared-params';
+import type { NamedArrays, OptimizerState } from './optimizers';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const LOOP_STATE_FILE = 'loop.json';
@@ -305,7 +306,7 @@ export function readCheckpoint(dir: string): CheckpointData {
   const optimizerFiles = readArrays(dir, 'optimizer');
   const name = optimizerFiles.info.name as OptimizerName;
   const iterations = optimizerFiles.info.iterations;
-  if (!OPTIMIZER_NAMES.includes(name) || !isFiniteNumber(iterations)) {
+  if (!(OPTIMIZERS as readonly string[]).includes(name) || !isFiniteNumber(iterations)) {
     throw invalid(
       join(dir, 'optimizer.json'),
       'no optimiser name or step count',

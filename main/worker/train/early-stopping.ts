@@ -3,11 +3,8 @@
  * improved on the best so far, and when patience has run out. The state lives in the loop's
  * checkpoint (`EarlyStoppingState`), so a resumed run stops exactly where the uninterrupted one would.
  */
+import type { Monitor } from '../../nodes/shared-params';
 import type { EarlyStoppingState, EpochRecord } from './checkpoint';
-
-export type Monitor = 'val_loss' | 'val_accuracy' | 'loss' | 'accuracy';
-
-export const MONITORS: readonly Monitor[] = ['val_loss', 'val_accuracy', 'loss', 'accuracy'];
 
 export interface EarlyStoppingConfig {
   /** Stop after `patience` epochs in a row without improvement. */

@@ -15,7 +15,7 @@
  * `val_accuracy` (when there is validation data); all with `{step: globalStep, epoch}`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DistilleryError, errors } from '../../base/errors';
+import { DistilleryError } from '../../base/errors';
 import type { OpContext } from '../context';
 import type { SplitData } from '../data/dataset-file';
 import { countCorrect, evaluateSplit, gatherBatch, toLossOutput, type LossFn } from './batches';
@@ -31,8 +31,8 @@ import {
   initialEarlyStopping,
   updateEarlyStopping,
   type EarlyStoppingConfig,
-  type Monitor,
 } from './early-stopping';
+import type { Monitor } from '../../nodes/shared-params';
 import type { NamedArrays, Optimizer } from './optimizers';
 import { SALT_EPOCH_ORDER, SALT_STEP, mixSeed, permutation, withSeededMathRandom } from './rng';
 import { learningRateAt, type ScheduleConfig } from './schedules';
@@ -47,7 +47,7 @@ import {
 // The loop's building blocks, re-exported for the ops that import them from here.
 export type { LossFn, LossOutput } from './batches';
 export type { EpochRecord, LoopState } from './checkpoint';
-export { MONITORS, type EarlyStoppingConfig, type Monitor } from './early-stopping';
+export type { EarlyStoppingConfig } from './early-stopping';
 export { clipByGlobalNorm, globalNorm, readWeights, trainableVariables, writeWeights } from './weights';
 
 export interface LoopConfig {
@@ -229,7 +229,7 @@ export async function runTrainingLoop(options: TrainLoopOptions): Promise<LoopRe
     if (!ctx.signal.aborted) return;
     if (lastCheckpointStep !== state.globalStep) saveCheckpoint();
     ctx.flush();
-    throw errors.cancelled(ctx.taskId);
+    ctx.throwIfCancelled();
   };
 
   /** One optimiser step on examples order[start..end); returns the loss and correct count. */

@@ -9,10 +9,7 @@
  * NOT the same as AdamW — pick `adamw` for that. A `weightDecay` of 0 leaves the gradient untouched.
  */
 import * as tf from '@tensorflow/tfjs';
-
-export type OptimizerName = 'sgd' | 'momentum' | 'adam' | 'adamw' | 'lion';
-
-export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['sgd', 'momentum', 'adam', 'adamw', 'lion'];
+import type { OptimizerName } from '../../nodes/shared-params';
 
 /** Adam's ε. 1e-8 as in Kingma & Ba, Loshchilov & Hutter and PyTorch (Keras and tf.train use 1e-7). */
 export const ADAM_EPSILON = 1e-8;

@@ -7,16 +7,7 @@
  * schedules".
  */
 
-export type ScheduleName = 'constant' | 'step' | 'cosine' | 'warmup-cosine' | 'one-cycle' | 'rex';
-
-export const SCHEDULE_NAMES: readonly ScheduleName[] = [
-  'constant',
-  'step',
-  'cosine',
-  'warmup-cosine',
-  'one-cycle',
-  'rex',
-];
+import type { ScheduleName } from '../../nodes/shared-params';
 
 export interface ScheduleConfig {
   name: ScheduleName;
