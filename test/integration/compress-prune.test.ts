@@ -120,7 +120,12 @@ describe('prune op: magnitude', () => {
     const total = [...after.values()].reduce((s, k) => s + k.values.length, 0);
     const zeroCount = [...after.values()].reduce((s, k) => s + zeros(k.values).size, 0);
     expect(Math.abs(zeroCount / total - 0.92)).toBeLessThan(0.005);
-    console.log(`AGP 92%: val accuracy ${String(summary.accuracyBefore)} → ${String(summary.valAccuracy)}`);
+    console.log(
+      `AGP 92%: val accuracy ${String(summary.accuracyBefore)} → ${String(summary.accuracyPruned)} (pruned, no fine-tuning) → ${String(summary.valAccuracy)}`,
+    );
+    // accuracy_pruned is measured with the target's masks applied, not on the unpruned model.
+    expect(summary.accuracyPruned as number).toBeLessThan(summary.accuracyBefore as number);
+    expect(ctx.series('accuracy_pruned')).toEqual([summary.accuracyPruned]);
     expect(summary.valAccuracy as number).toBeGreaterThan(0.8);
 
     // evaluate: non-zero params and the size a sparse encoding would need (the export stays dense).

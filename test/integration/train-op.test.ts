@@ -100,6 +100,16 @@ describe('train op', () => {
       steps: defaults.epochs.default * Math.ceil(64 / defaults.batchSize.default),
     });
     expect(fake.series('epoch_loss')).toHaveLength(defaults.epochs.default);
+    // No validation data and early stopping off (the default): nothing is monitored, so no warning.
+    expect(fake.logs.filter((line) => line.level === 'warn')).toEqual([]);
+    expect(summary.restoredBest).toBe(false);
+
+    const stopping = context({ earlyStopping: true, epochs: 1 }, mlp, small);
+    await trainOp(stopping);
+    expect(stopping.logs).toContainEqual({
+      level: 'warn',
+      message: 'No validation data: early stopping monitors loss instead of val_loss',
+    });
   });
 
   it('trains an MLP on 1000 MNIST images to > 80% validation accuracy, with per-step and per-epoch metrics', async () => {

@@ -209,6 +209,15 @@ export function isAgpPruningStep(step: number, schedule: AgpSchedule): boolean {
   return since === schedule.rampSteps || since % Math.max(1, schedule.pruneEvery) === 0;
 }
 
+/** Writes `values` (as read by readValues) back into the weights. */
+export function writeValues(weights: readonly PrunableWeight[], values: readonly Float32Array[]): void {
+  weights.forEach((weight, i) => {
+    const tensor = tf.tensor(values[i]!, weight.shape, 'float32');
+    weight.variable.write(tensor);
+    tensor.dispose();
+  });
+}
+
 /** Sets pruned weights to exactly zero: w ← w · mask. */
 export function applyMasks(weights: readonly PrunableWeight[], masks: readonly Uint8Array[]): void {
   weights.forEach((weight, i) => {

@@ -33,6 +33,7 @@ import {
   overallSparsity,
   prunableWeights,
   readValues,
+  writeValues,
   type AgpSchedule,
   type PrunableWeight,
 } from '../compress/masks';
@@ -135,12 +136,23 @@ export async function prune(ctx: OpContext, params: ParamsOf<typeof pruneNode>):
       reportSparsity(ctx, layerSparsity(weights), 0);
     }
 
-    const accuracyPruned = accuracyOf(model, scoring, inputShape);
+    let accuracyPruned: number;
+    if (agp) {
+      // AGP prunes while fine-tuning, so nothing (or only s_i) is pruned yet: report what pruning
+      // to the target costs before any fine-tuning, then put the weights back.
+      const original = readValues(weights);
+      applyMasks(weights, magnitudeMasks(original, params.sparsity, params.scope));
+      accuracyPruned = accuracyOf(model, scoring, inputShape);
+      writeValues(weights, original);
+      applyMasks(weights, masks);
+    } else {
+      accuracyPruned = accuracyOf(model, scoring, inputShape);
+    }
     ctx.metric('accuracy_pruned', accuracyPruned, { step: 0 });
     summary.accuracyPruned = accuracyPruned;
     ctx.log(
       `Accuracy on ${scoring.count} ${data.validation ? 'validation' : 'training'} examples: ${(accuracyBefore * 100).toFixed(2)}% before pruning, ` +
-        `${(accuracyPruned * 100).toFixed(2)}% right after${params.pruningSchedule === 'agp' && params.method === 'magnitude' ? ` (at s_i = ${params.initialSparsity})` : ''}`,
+        `${(accuracyPruned * 100).toFixed(2)}% pruned to the target before fine-tuning`,
     );
 
     let result: LoopResult | undefined;

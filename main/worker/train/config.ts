@@ -45,7 +45,8 @@ export function trainingLoopConfig(params: TrainingParams, stepsPerEpoch: number
       monitor: params.monitor ?? 'val_loss',
       patience: params.patience ?? 0,
       minDelta: params.minDelta ?? 0,
-      restoreBest: params.restoreBest ?? false,
+      // As the param's help says: the best epoch's weights come back on an early stop only.
+      restoreBest: (params.earlyStopping ?? false) && (params.restoreBest ?? false),
     },
   };
 }

@@ -13,7 +13,7 @@ export interface EarlyStoppingConfig {
   patience: number;
   /** An improvement must exceed this (absolute) amount. */
   minDelta: number;
-  /** At the end, put back the weights of the best epoch (also without `enabled`). */
+  /** At the end, put back the weights of the best epoch. */
   restoreBest: boolean;
 }
 
@@ -33,9 +33,7 @@ export function effectiveMonitor(
   const monitor = config.monitor;
   if (!monitor.startsWith('val_') || hasValidation) return monitor;
   const fallback: Monitor = monitor === 'val_loss' ? 'loss' : 'accuracy';
-  if (config.enabled || config.restoreBest) {
-    warn(`No validation data: monitoring ${fallback} instead of ${monitor}`);
-  }
+  if (config.enabled) warn(`No validation data: early stopping monitors ${fallback} instead of ${monitor}`);
   return fallback;
 }
 
