@@ -3,12 +3,15 @@
  * column. Also reads scikit-learn's bundled CSVs as shipped, whose first line is
  * `n_samples,n_features,class names...` instead of column names.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { basename } from 'node:path';
 import { DistilleryError } from '../../base/errors';
 import type { CsvHeaderMode } from '../../nodes/dataset-csv';
 import type { SplitData } from './dataset-file';
 import { readMaybeGzipped } from './idx';
-import { carveValidation, deriveSeed, shuffle, shuffledTestSplit } from './splits';
+import { integerLabelClasses, type LabelSource } from './labels';
+import { formatCount, MAX_CLASSES, MAX_CSV_CELLS, MAX_DATA_BYTES, tooLarge } from './limits';
+import { carveValidation, deriveSeed, requireSplitsCarve, shuffle, shuffledTestSplit } from './splits';
 
 /** A CSV file split into records of raw (untrimmed) fields. */
 export interface CsvRecords {
@@ -51,10 +54,17 @@ export interface CsvDataset {
   test: SplitData;
   /** Per-feature statistics of the training split used for standardisation, when applied. */
   standardization?: { mean: number[]; std: number[] };
+  /** Facts about legitimate but unusual data, for the task log (e.g. declared classes without rows). */
+  warnings: string[];
 }
 
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER_LABEL = /^\+?\d+(?:\.0*)?$/;
+const NON_FINITE = /^[+-]?(?:inf|infinity|nan)$/i;
+/** The largest float32; features are stored as float32, so anything above it would be ±Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** A CSV is decoded into one string, so it may not be longer than the longest string V8 makes. */
+const CSV_MAX_BYTES = Math.min(MAX_DATA_BYTES, bufferConstants.MAX_STRING_LENGTH);
 
 function isNumeric(field: string): boolean {
   return NUMBER.test(field.trim());
@@ -69,7 +79,7 @@ function invalid(file: string, message: string, details: Record<string, unknown>
  * (doubled) and line breaks; LF, CRLF or CR line ends; a leading BOM is dropped and blank lines
  * are skipped.
  */
-export function parseCsv(text: string, file = 'CSV'): CsvRecords {
+export function parseCsv(text: string, file = 'CSV', maxCells = MAX_CSV_CELLS): CsvRecords {
   const records: string[][] = [];
   const lines: number[] = [];
   const n = text.length;
@@ -78,6 +88,20 @@ export function parseCsv(text: string, file = 'CSV'): CsvRecords {
   let record: string[] = [];
   let recordLine = 1;
   let blank = true;
+  let cells = 0;
+
+  const push = (field: string): void => {
+    cells += 1;
+    if (cells > maxCells) {
+      throw tooLarge(
+        file,
+        'the number of fields',
+        `${formatCount(maxCells)} fields`,
+        `more than ${maxCells}`,
+      );
+    }
+    record.push(field);
+  };
 
   const endRecord = (): void => {
     if (!blank) {
@@ -133,13 +157,13 @@ export function parseCsv(text: string, file = 'CSV'): CsvRecords {
       if (field.length > 0) blank = false;
       i = k;
     }
-    record.push(field);
+    push(field);
     if (i >= n) break;
     const c = text.charCodeAt(i);
     if (c === 44 /* , */) {
       blank = false;
       i += 1;
-      if (i >= n) record.push('');
+      if (i >= n) push('');
       continue;
     }
     // A line end: CRLF, LF or CR.
@@ -182,7 +206,7 @@ function looksLikeHeader(first: string[], second: string[] | undefined): boolean
 
 /** Reads a CSV file (gzipped or not) into a table, detecting a header row when asked to. */
 export function readCsvTable(path: string, header: CsvHeaderMode = 'auto'): CsvTable {
-  const text = readMaybeGzipped(path).toString('utf8');
+  const text = readMaybeGzipped(path, CSV_MAX_BYTES).toString('utf8');
   const { records, lines } = parseCsv(text, path);
   if (records.length === 0) {
     throw invalid(path, 'the file holds no rows', { expected: 'at least one data row', received: 'no rows' });
@@ -252,9 +276,38 @@ export function resolveLabelColumn(table: CsvTable, labelColumn = ''): number {
 }
 
 interface RawSplit {
+  file: string;
   features: Float32Array;
   labels: string[];
   count: number;
+  /** The 1-based file line of each row. */
+  lines: number[];
+  labelIndex: number;
+  labelColumn: string;
+}
+
+/** Where a cell is, in messages and in error details. */
+function cellPlace(
+  table: CsvTable,
+  r: number,
+  j: number,
+): { text: string; details: Record<string, unknown> } {
+  return {
+    text: `row ${table.lines[r]}, column ${j + 1} ("${table.columns[j]}")`,
+    details: { row: table.lines[r], column: table.columns[j], columnIndex: j },
+  };
+}
+
+function badFeature(
+  table: CsvTable,
+  r: number,
+  j: number,
+  message: string,
+  expected: string,
+): DistilleryError {
+  const place = cellPlace(table, r, j);
+  const received = table.rows[r]![j];
+  return invalid(table.file, `${place.text}: ${message}`, { ...place.details, expected, received });
 }
 
 function extract(table: CsvTable, labelIndex: number): RawSplit {
@@ -270,62 +323,160 @@ function extract(table: CsvTable, labelIndex: number): RawSplit {
       const field = row[j]!.trim();
       if (j === labelIndex) {
         if (field === '') {
-          throw invalid(
-            table.file,
-            `row ${table.lines[r]}, column ${j + 1} ("${table.columns[j]}"): the label is empty`,
-            {
-              row: table.lines[r],
-              column: table.columns[j],
-              columnIndex: j,
-              expected: 'a label',
-              received: row[j],
-            },
-          );
+          const place = cellPlace(table, r, j);
+          throw invalid(table.file, `${place.text}: the label is empty`, {
+            ...place.details,
+            expected: 'a label',
+            received: row[j],
+          });
         }
         labels[r] = field;
         continue;
       }
+      if (NON_FINITE.test(field)) {
+        throw badFeature(table, r, j, `${JSON.stringify(row[j])} is not a finite number`, 'a finite number');
+      }
       if (!NUMBER.test(field)) {
-        throw invalid(
-          table.file,
-          `row ${table.lines[r]}, column ${j + 1} ("${table.columns[j]}"): expected a number, got ${JSON.stringify(row[j])}`,
-          {
-            row: table.lines[r],
-            column: table.columns[j],
-            columnIndex: j,
-            expected: 'a number',
-            received: row[j],
-          },
+        throw badFeature(table, r, j, `expected a number, got ${JSON.stringify(row[j])}`, 'a number');
+      }
+      const value = Number(field);
+      // A non-finite feature trains to `loss: null`; float32 storage turns |x| above 3.4e38 into Infinity.
+      if (!Number.isFinite(value)) {
+        throw badFeature(
+          table,
+          r,
+          j,
+          `${field} is not a finite number (it reads as ${value})`,
+          'a finite number',
         );
       }
-      features[r * featureCount + f] = Number(field);
+      if (Math.abs(value) > FLOAT32_MAX) {
+        throw badFeature(
+          table,
+          r,
+          j,
+          `${field} is outside the float32 range (|x| ≤ 3.4e38) features are stored in`,
+          'a finite number with |x| ≤ 3.4e38',
+        );
+      }
+      features[r * featureCount + f] = value;
       f += 1;
     }
   }
-  return { features, labels, count };
+  return {
+    file: table.file,
+    features,
+    labels,
+    count,
+    lines: table.lines,
+    labelIndex,
+    labelColumn: table.columns[labelIndex]!,
+  };
+}
+
+function labelPlace(raw: RawSplit, i: number): string {
+  return `row ${raw.lines[i]}, column ${raw.labelIndex + 1} ("${raw.labelColumn}")`;
+}
+
+function labelDetails(raw: RawSplit, i: number): Record<string, unknown> {
+  return { row: raw.lines[i], column: raw.labelColumn, columnIndex: raw.labelIndex };
+}
+
+/** The classes of a CSV's labels, how to map a label to its class, and facts worth a warning. */
+interface CsvClasses {
+  classNames: string[];
+  indexOf: (label: string) => number;
+  warnings: string[];
+}
+
+function integerClasses(raws: RawSplit[], knownNames: string[] | undefined): CsvClasses {
+  const sources: LabelSource[] = raws.map((raw) => ({
+    file: raw.file,
+    labels: Float64Array.from(raw.labels, (label) => Math.trunc(Number(label))),
+    locate: (i) => labelPlace(raw, i),
+    details: (i) => labelDetails(raw, i),
+  }));
+  const warnings: string[] = [];
+  if (knownNames && knownNames.length > 0) {
+    const declared = integerLabelClasses(sources, { declared: knownNames.length });
+    // Names the file declares count only when they cover every label.
+    if (declared.numClasses === knownNames.length) {
+      if (declared.missing.length > 0) {
+        warnings.push(
+          `${raws[0]!.file}: declared class(es) ${declared.missing.map((c) => `"${knownNames[c]}"`).join(', ')} have no rows`,
+        );
+      }
+      return { classNames: knownNames, indexOf: (label) => Math.trunc(Number(label)), warnings };
+    }
+  }
+  const { numClasses } = integerLabelClasses(sources);
+  return {
+    classNames: Array.from({ length: numClasses }, (_, i) => String(i)),
+    indexOf: (label) => Math.trunc(Number(label)),
+    warnings,
+  };
+}
+
+function namedClasses(raws: RawSplit[]): CsvClasses {
+  const seen = new Set<string>();
+  let fractional: string | undefined;
+  let numeric = true;
+  for (const raw of raws) {
+    raw.labels.forEach((label, i) => {
+      if (seen.has(label)) return;
+      seen.add(label);
+      if (seen.size > MAX_CLASSES) {
+        throw invalid(
+          raw.file,
+          `${labelPlace(raw, i)}: label ${JSON.stringify(label)} is class number ${seen.size}, above the limit of ${formatCount(MAX_CLASSES)} classes`,
+          {
+            ...labelDetails(raw, i),
+            expected: `at most ${MAX_CLASSES} distinct labels`,
+            received: seen.size,
+          },
+        );
+      }
+      if (!NUMBER.test(label)) numeric = false;
+      else if (fractional === undefined && !Number.isInteger(Number(label))) fractional = label;
+    });
+  }
+  const classNames = [...seen].sort();
+  const index = new Map(classNames.map((name, i) => [name, i]));
+  const warnings: string[] = [];
+  if (numeric && fractional !== undefined) {
+    const raw = raws[0]!;
+    warnings.push(
+      `${raw.file}: the labels in column ${raw.labelIndex + 1} ("${raw.labelColumn}") are fractional numbers ` +
+        `(e.g. ${fractional}); each distinct value is a class (${classNames.length} classes)`,
+    );
+  }
+  return { classNames, indexOf: (label) => index.get(label)!, warnings };
 }
 
 /**
- * Maps label strings to class indices: integer labels are classes 0..max; any other labels are
- * sorted and numbered in that order, the strings becoming the class names.
+ * Maps label strings to class indices. Integer labels are the classes 0..K-1 themselves (see
+ * labels.ts: at most MAX_CLASSES, none without a row); any other labels are class names, sorted
+ * and numbered in that order (at most MAX_CLASSES distinct ones). Fewer than two classes is
+ * refused: a table feeds only classifiers.
  */
-export function labelClasses(
-  labels: string[],
-  knownNames?: string[],
-): { classNames: string[]; indexOf: (label: string) => number } {
-  if (labels.every((label) => INTEGER_LABEL.test(label))) {
-    let max = -1;
-    for (const label of labels) max = Math.max(max, Math.trunc(Number(label)));
-    const numClasses = Math.max(max + 1, knownNames?.length ?? 0);
-    const classNames =
-      knownNames && knownNames.length === numClasses
-        ? knownNames
-        : Array.from({ length: numClasses }, (_, i) => String(i));
-    return { classNames, indexOf: (label) => Math.trunc(Number(label)) };
+function csvClasses(raws: RawSplit[], knownNames?: string[]): CsvClasses {
+  const integers = raws.every((raw) => raw.labels.every((label) => INTEGER_LABEL.test(label)));
+  const classes = integers ? integerClasses(raws, knownNames) : namedClasses(raws);
+  if (classes.classNames.length < 2) {
+    const raw = raws[0]!;
+    const rows = raws.reduce((sum, split) => sum + split.count, 0);
+    throw invalid(
+      raw.file,
+      `every one of the ${rows} rows has the label ${JSON.stringify(raw.labels[0])} in column ${raw.labelIndex + 1} ("${raw.labelColumn}"); a classifier needs at least 2 classes`,
+      {
+        column: raw.labelColumn,
+        columnIndex: raw.labelIndex,
+        expected: 'labels of at least 2 classes',
+        received: `1 class (${JSON.stringify(raw.labels[0])})`,
+      },
+    );
   }
-  const classNames = [...new Set(labels)].sort();
-  const index = new Map(classNames.map((name, i) => [name, i]));
-  return { classNames, indexOf: (label) => index.get(label)! };
+  return classes;
 }
 
 function toSplit(raw: RawSplit, indexOf: (label: string) => number): SplitData {
@@ -369,12 +520,22 @@ function applyStatistics(x: Float32Array, features: number, stats: { mean: numbe
  * Loads a CSV dataset. The rows are put in a seeded random order (CSV files are often sorted by
  * class, and the validation split is carved off the end of train); without a test file the last
  * `testSplit` of that order is the test split. Features are standardised with train statistics.
+ * Refused with DATASET_INVALID naming the file (and row and column where there is one): a feature
+ * that is not a finite float32, labels that break the rule in labels.ts, fewer than two classes,
+ * no feature column, and a test or validation fraction that carves nothing.
  */
 export function loadCsvDataset(options: CsvOptions): CsvDataset {
   const header = options.header ?? 'auto';
   const trainTable = readCsvTable(options.path, header);
   const labelIndex = resolveLabelColumn(trainTable, options.labelColumn);
   const featureNames = trainTable.columns.filter((_, j) => j !== labelIndex);
+  if (featureNames.length === 0) {
+    throw invalid(
+      options.path,
+      `holds only the label column ("${trainTable.columns[labelIndex]}"); expected at least one numeric feature column besides it`,
+      { expected: 'at least one feature column besides the label', received: '1 column' },
+    );
+  }
   const trainRaw = extract(trainTable, labelIndex);
 
   let testRaw: RawSplit | undefined;
@@ -398,8 +559,14 @@ export function loadCsvDataset(options: CsvOptions): CsvDataset {
     testRaw = extract(testTable, testLabelIndex);
   }
 
-  const { classNames, indexOf } = labelClasses(
-    testRaw ? [...trainRaw.labels, ...testRaw.labels] : trainRaw.labels,
+  const testSplit = options.testSplit ?? 0.2;
+  const validationSplit = options.validationSplit ?? 0;
+  requireSplitsCarve({ file: options.path, noun: 'row' }, trainRaw.count, {
+    testSplit: testRaw ? undefined : testSplit,
+    validationSplit,
+  });
+  const { classNames, indexOf, warnings } = csvClasses(
+    testRaw ? [trainRaw, testRaw] : [trainRaw],
     trainTable.classNames,
   );
   let train: SplitData;
@@ -408,10 +575,10 @@ export function loadCsvDataset(options: CsvOptions): CsvDataset {
     train = shuffle(toSplit(trainRaw, indexOf), deriveSeed(options.seed, 'train-order'));
     test = toSplit(testRaw, indexOf);
   } else {
-    ({ train, test } = shuffledTestSplit(toSplit(trainRaw, indexOf), options.testSplit ?? 0.2, options.seed));
+    ({ train, test } = shuffledTestSplit(toSplit(trainRaw, indexOf), testSplit, options.seed));
   }
-  const carved = carveValidation(train, options.validationSplit ?? 0);
-  const result: CsvDataset = { featureNames, classNames, train: carved.train, test };
+  const carved = carveValidation(train, validationSplit);
+  const result: CsvDataset = { featureNames, classNames, train: carved.train, test, warnings };
   if (carved.validation) result.validation = carved.validation;
 
   if (options.standardize ?? true) {

@@ -3,6 +3,7 @@
  * carving one split off another. Everything here is a pure function of its arguments and the seed,
  * so a re-run (or a resumed task) sees exactly the same examples in exactly the same order.
  */
+import { DistilleryError } from '../../base/errors';
 import type { SplitData } from './dataset-file';
 
 /** Mixes a (possibly large or fractional) seed and a salt into 32 bits. */
@@ -124,6 +125,61 @@ export function shuffledTestSplit(
   return { train: head, test: tail ?? slice(shuffled, 0, 0) };
 }
 
+/** What a split's examples are called in messages, and the file (or folder) they come from. */
+export interface SplitSource {
+  file: string;
+  /** Singular: "row", "image". */
+  noun: string;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * Refuses a split fraction that is asked for but carves nothing: a fraction of fewer than two
+ * examples is 0 examples (the rest must keep one), and an empty test or validation split would fail
+ * much later, in the node that reads it, with a message that no longer names the data. Takes the
+ * pool's size only, so it runs before any example is loaded. `testSplit` is undefined when a
+ * separate test file or folder is given; `trainLimit` (0 = none) caps the training split before
+ * validation is carved off it, as `takeFirst` does.
+ */
+export function requireSplitsCarve(
+  source: SplitSource,
+  count: number,
+  fractions: { testSplit?: number | undefined; validationSplit: number; trainLimit?: number },
+): void {
+  const { testSplit, validationSplit, trainLimit = 0 } = fractions;
+  const test = testSplit === undefined ? 0 : fractionCount(count, testSplit);
+  if (testSplit !== undefined) requireCarved(source, 'testSplit', testSplit, count, test);
+  const rest = count - test;
+  const train = trainLimit > 0 ? Math.min(rest, trainLimit) : rest;
+  requireCarved(source, 'validationSplit', validationSplit, train, fractionCount(train, validationSplit));
+}
+
+function requireCarved(
+  source: SplitSource,
+  param: 'testSplit' | 'validationSplit',
+  fraction: number,
+  fromCount: number,
+  carvedCount: number,
+): void {
+  if (!(fraction > 0) || carvedCount > 0) return;
+  const split = param === 'testSplit' ? 'test' : 'validation';
+  const pool = param === 'testSplit' ? source.noun : `training ${source.noun}`;
+  throw new DistilleryError(
+    'DATASET_INVALID',
+    `${source.file}: ${param} ${fraction} of ${plural(fromCount, pool)} leaves 0 ${split} ${source.noun}s; ` +
+      `at least 2 ${pool}s are needed, or set ${param} to 0`,
+    {
+      file: source.file,
+      param,
+      expected: `at least 2 ${pool}s to carve ${param} ${fraction} from`,
+      received: plural(fromCount, pool),
+    },
+  );
+}
+
 /** How many examples of each class 0..numClasses-1 a label array holds. */
 export function classHistogram(labels: ArrayLike<number>, numClasses: number): number[] {
   const counts = new Array<number>(numClasses).fill(0);
@@ -132,13 +188,4 @@ export function classHistogram(labels: ArrayLike<number>, numClasses: number): n
     if (label >= 0 && label < numClasses) counts[label]! += 1;
   }
   return counts;
-}
-
-/** The largest label plus one (0 for no labels). */
-export function countClasses(...labelArrays: Array<ArrayLike<number>>): number {
-  let max = -1;
-  for (const labels of labelArrays) {
-    for (let i = 0; i < labels.length; i++) if (labels[i]! > max) max = labels[i]!;
-  }
-  return max + 1;
 }

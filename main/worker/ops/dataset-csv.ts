@@ -32,6 +32,7 @@ export function datasetCsv(ctx: OpContext, params: ParamsOf<typeof datasetCsvNod
       },
       splits: { train: data.train, validation: data.validation, test: data.test },
       extra,
+      warnings: data.warnings,
     };
   });
 }

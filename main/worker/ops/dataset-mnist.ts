@@ -4,15 +4,16 @@ import type { ParamsOf } from '../../nodes/define';
 import type { OpContext } from '../context';
 import { runDatasetOp } from '../data/dataset-op';
 import { idxToSplit } from '../data/idx';
-import { loadMnist, MNIST_CLASS_NAMES } from '../data/mnist';
-import { carveValidation, takeFirst } from '../data/splits';
+import { loadMnist, MNIST_CLASS_NAMES, mnistPaths } from '../data/mnist';
+import { carveValidation, requireSplitsCarve, takeFirst } from '../data/splits';
 
 export function datasetMnist(ctx: OpContext, params: ParamsOf<typeof datasetMnistNode>) {
   return runDatasetOp(ctx, {}, () => {
-    const { train, validation } = carveValidation(
-      takeFirst(idxToSplit(loadMnist('train')), params.trainLimit),
-      params.validationSplit,
-    );
+    const limited = takeFirst(idxToSplit(loadMnist('train')), params.trainLimit);
+    requireSplitsCarve({ file: mnistPaths('train').images, noun: 'image' }, limited.count, {
+      validationSplit: params.validationSplit,
+    });
+    const { train, validation } = carveValidation(limited, params.validationSplit);
     const test = takeFirst(idxToSplit(loadMnist('test')), params.testLimit);
     return {
       meta: {
