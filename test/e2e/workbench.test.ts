@@ -4,101 +4,26 @@
  * with Ctrl+Enter, watches the loss chart grow while the run is live, finds the model and its
  * lineage in the registry, exports it, and checks the HTTP API's 401 and 400 answers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/cli';
+import {
+  centerOf,
+  dragLink,
+  ensureRendererBuilt,
+  handle,
+  launchChromium,
+  screenshot,
+  startServer,
+  stopServer,
+  type PageElement,
+  type Server,
+} from '../helpers/e2e';
 import { makeTempDir } from '../helpers/tmp';
 
-const CHROMIUM = '/usr/bin/chromium';
-const RENDERER_DIR = join(REPO_ROOT, 'renderer');
-const BUILT_INDEX = join(REPO_ROOT, 'out', 'renderer', 'index.html');
-const RESULTS = join(REPO_ROOT, 'test-results');
-const README_SHOTS = join(REPO_ROOT, 'resources', 'screenshots');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the renderer unless out/renderer is newer than every source file. */
-async function ensureRendererBuilt(): Promise<void> {
-  const sources = Math.max(
-    newestMtime(RENDERER_DIR),
-    statSync(join(REPO_ROOT, 'preload', 'contract.ts')).mtimeMs,
-  );
-  if (existsSync(BUILT_INDEX) && statSync(BUILT_INDEX).mtimeMs > sources) return;
-  const { build } = await import('vite');
-  await build({ configFile: join(RENDERER_DIR, 'vite.config.ts'), logLevel: 'warn' });
-}
-
-/** Starts `distillery serve --port 0` and resolves with the URL it prints first. */
-function startServer(dataDir: string): Promise<{ child: ChildProcess; url: URL }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(REPO_ROOT, 'main', 'cli.ts'), 'serve', '--port', '0', '--data-dir', dataDir],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`serve printed no URL:\n${stdout}\n${stderr}`)), 30_000);
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /Distillery is serving at (\S+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: new URL(match[1]!) });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}:\n${stdout}\n${stderr}`));
-    });
-  });
-}
-
-async function screenshot(page: Page, name: string, readme?: string): Promise<void> {
-  mkdirSync(RESULTS, { recursive: true });
-  const path = join(RESULTS, `${name}.png`);
-  await page.screenshot({ path });
-  // README's copies change only when asked for, so a test run leaves the working tree as it was.
-  if (readme && process.env.UPDATE_SCREENSHOTS) {
-    mkdirSync(README_SHOTS, { recursive: true });
-    copyFileSync(path, join(README_SHOTS, `${readme}.png`));
-  }
-}
-
-/** Drags a link from one handle to another with the mouse, optionally checking mid-drag. */
-async function dragLink(
-  page: Page,
-  from: Locator,
-  to: Locator,
-  whileOver?: () => Promise<void>,
-): Promise<void> {
-  const a = (await from.boundingBox())!;
-  const b = (await to.boundingBox())!;
-  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
-  await page.mouse.down();
-  await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 8 });
-  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 8 });
-  await whileOver?.();
-  await page.mouse.up();
-}
-
-function handle(page: Page, nodeId: string, kind: 'source' | 'target', port: string): Locator {
-  return page.locator(`.vue-flow__handle.${kind}[data-nodeid="${nodeId}"][data-handleid="${port}"]`);
-}
-
 describe('workbench in serve mode', () => {
-  let server: { child: ChildProcess; url: URL };
+  let server: Server | undefined;
   let browser: Browser;
   let page: Page;
   const data = makeTempDir('distillery-e2e-');
@@ -108,17 +33,7 @@ describe('workbench in serve mode', () => {
   beforeAll(async () => {
     await ensureRendererBuilt();
     server = await startServer(data.dir);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'light' });
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('dialog', (dialog) => void dialog.accept());
@@ -126,17 +41,14 @@ describe('workbench in serve mode', () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (server?.child.exitCode === null) {
-      const exited = new Promise((resolve) => server.child.once('exit', resolve));
-      server.child.kill('SIGTERM');
-      await exited;
-    }
+    await stopServer(server);
     data.cleanup();
   });
 
   it('answers 401 without the token and 400 with a coded error for a malformed request', async () => {
-    const api = (method: string) => new URL(`/api/${method}`, server.url.origin).href;
-    const token = server.url.searchParams.get('token')!;
+    const { url } = server!;
+    const api = (method: string) => new URL(`/api/${method}`, url.origin).href;
+    const token = url.searchParams.get('token')!;
 
     const anonymous = await fetch(api('runs.list'), {
       method: 'POST',
@@ -176,7 +88,7 @@ describe('workbench in serve mode', () => {
   });
 
   it('builds, runs, watches and registers a pipeline, then exports the model', async () => {
-    await page.goto(server.url.href);
+    await page.goto(server!.url.href);
     // The token leaves the address bar once the page has it.
     await expect.poll(() => page.url()).not.toContain('token');
     await page.getByTestId('palette-item-dataset.mnist').waitFor();
@@ -306,6 +218,62 @@ describe('workbench in serve mode', () => {
     expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(seen.at(-1)!);
     await page.getByTestId('task-row-evaluate').locator('[data-status="done"]').waitFor();
 
+    // The run graph's text is legible at its first zoom, and the wheel over it scrolls the page.
+    const graph = page.getByTestId('run-graph');
+    const smallestText = await graph.evaluate((root: PageElement) => {
+      type Styles = { getComputedStyle(element: unknown): { fontSize: string; transform: string } };
+      const window = globalThis as unknown as Styles;
+      const pane = root.querySelector('.vue-flow__transformationpane');
+      const matrix = /matrix\(([^,]+)/.exec(pane ? window.getComputedStyle(pane).transform : '');
+      const zoom = matrix ? Number(matrix[1]) : 1;
+      let smallest = Number.POSITIVE_INFINITY;
+      for (const element of root.querySelectorAll('.vue-flow__node *')) {
+        const ownText = [...element.childNodes].some(
+          (child) => child.nodeType === 3 && (child.textContent ?? '').trim() !== '',
+        );
+        if (ownText)
+          smallest = Math.min(smallest, Number.parseFloat(window.getComputedStyle(element).fontSize) * zoom);
+      }
+      return smallest;
+    });
+    expect(smallestText).toBeGreaterThanOrEqual(11);
+    const runView = page.getByTestId('run-view');
+    const zoomOf = () =>
+      graph
+        .locator('.vue-flow__transformationpane')
+        .evaluate((pane: PageElement) => pane.getAttribute('style'));
+    const zoomBefore = await zoomOf();
+    const scrolledBefore = await runView.evaluate((element: PageElement) => element.scrollTop);
+    const graphCenter = await centerOf(graph);
+    await page.mouse.move(graphCenter.x, graphCenter.y);
+    await page.mouse.wheel(0, 400);
+    await expect
+      .poll(() => runView.evaluate((element: PageElement) => element.scrollTop))
+      .toBeGreaterThan(scrolledBefore);
+    expect(await zoomOf()).toBe(zoomBefore);
+    await runView.evaluate((element: PageElement) => element.scrollTo(0, 0));
+    // The other x axes, for a look in test-results/ (their ticks are unit-tested, charts/axis.ts).
+    for (const axis of ['epoch', 'time', 'step']) {
+      await page.getByTestId('x-axis').selectOption(axis);
+      if (axis !== 'step') await screenshot(page, `run-${axis}-axis`);
+    }
+
+    // The evaluation's confusion matrix (10 digits) and per-class accuracy, from the task summary.
+    const evaluation = page.getByTestId('evaluation-evaluate');
+    await evaluation.waitFor();
+    expect(await evaluation.getByTestId('confusion-cell').count()).toBe(100);
+    expect(await evaluation.getByTestId('class-accuracy').count()).toBe(10);
+    const diagonal = await evaluation
+      .locator('[data-testid="confusion-cell"]')
+      .evaluateAll((cells: PageElement[]) =>
+        cells
+          .filter((cell) => cell.getAttribute('data-true') === cell.getAttribute('data-predicted'))
+          .reduce((sum, cell) => sum + Number(cell.textContent?.trim() || 0), 0),
+      );
+    // 500 test images (testLimit above); a model trained for two epochs gets most of them right.
+    expect(diagonal).toBeGreaterThan(250);
+    expect(diagonal).toBeLessThanOrEqual(500);
+
     // The registry lists the trained model; its view shows the lineage back to the MLP.
     await page.getByTestId('nav-registry').click();
     const row = page.locator('[data-testid="model-row"][data-model-name="untitled/train"]');
@@ -318,6 +286,10 @@ describe('workbench in serve mode', () => {
     await lineage.locator('.vue-flow__node').nth(1).waitFor();
     expect(await lineage.locator('.vue-flow__node').count()).toBe(2);
     expect(await lineage.locator('.vue-flow__edge-text').first().textContent()).toMatch(/^train/);
+    // The model page shows the evaluation of this version, found through its run.
+    const modelEvaluation = page.getByTestId('model-evaluation-evaluate');
+    await modelEvaluation.waitFor();
+    expect(await modelEvaluation.getByTestId('confusion-cell').count()).toBe(100);
     await screenshot(page, 'model');
 
     // Export to a folder and check the files exist where the dialog says.

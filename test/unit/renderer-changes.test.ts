@@ -7,11 +7,14 @@ import {
   type PipelineChange,
 } from '../../renderer/src/pipeline/changes';
 import {
+  addConnectedChange,
   checkConnection,
   connectChange,
   copySelection,
   newNodeId,
   pasteChange,
+  portFor,
+  specsAccepting,
 } from '../../renderer/src/pipeline/graph';
 
 function sample(): PipelineDoc {
@@ -312,5 +315,48 @@ describe('connection checks', () => {
       node: { id: 'train', type: 'train', params: {} },
     }).doc;
     expect(newNodeId(doc, 'train')).toBe('train-2');
+  });
+});
+
+describe('links dropped on empty canvas', () => {
+  it('offers the node types that can take the link, on their first fitting port', () => {
+    const fromDataset = { side: 'source', portType: 'dataset' } as const;
+    expect(specsAccepting(SPECS, fromDataset).map((spec) => spec.type)).toEqual([
+      'model.mlp',
+      'train',
+      'evaluate',
+    ]);
+    expect(portFor(specs('train')!, fromDataset)).toBe('dataset');
+    // Out of an input that takes a model: node types with a model output.
+    const intoModel = { side: 'target', portType: 'model' } as const;
+    expect(specsAccepting(SPECS, intoModel).map((spec) => spec.type)).toEqual(['model.mlp', 'train']);
+    expect(portFor(specs('evaluate')!, intoModel)).toBeUndefined();
+  });
+
+  it('adds the node and its link as one change that undoes whole', () => {
+    const doc = sample();
+    const node = { id: 'fit-2', type: 'train', params: {}, ui: { x: 800, y: 0 } };
+    const change = addConnectedChange(doc, specs, node, {
+      nodeId: 'net',
+      port: 'model',
+      side: 'source',
+      portType: 'model',
+    })!;
+    const after = roundTrip(doc, change);
+    expect(after.nodes.at(-1)).toEqual(node);
+    expect(after.edges.at(-1)).toEqual({ from: 'net.model', to: 'fit-2.model' });
+  });
+
+  it('replaces the link into an input it feeds, and refuses a type with no fitting port', () => {
+    const doc = sample();
+    const into = { nodeId: 'score', port: 'model', side: 'target', portType: 'model' } as const;
+    const node = { id: 'fit-2', type: 'train', params: {}, ui: { x: 0, y: 400 } };
+    const after = roundTrip(doc, addConnectedChange(doc, specs, node, into)!);
+    expect(after.edges.filter((edge) => edge.to === 'score.model')).toEqual([
+      { from: 'fit-2.model', to: 'score.model' },
+    ]);
+    const mnist = { id: 'mnist', type: 'dataset.mnist', params: {} };
+    expect(addConnectedChange(doc, specs, mnist, into)).toBeNull();
+    expect(addConnectedChange(doc, specs, { ...mnist, type: 'unknown' }, into)).toBeNull();
   });
 });

@@ -313,6 +313,69 @@ describe('pipeline store', () => {
     expect(store.filePath).toBe('/tmp/p.distillery.json');
     expect(store.dirty).toBe(false);
   });
+
+  it('opens a file only once the confirmation agrees, and keeps the edits when it does not', async () => {
+    const onDisk: PipelineDoc = {
+      format: 1,
+      name: 'on-disk',
+      seed: 1,
+      nodes: [{ id: 'data', type: 'dataset.mnist', params: {} }],
+      edges: [],
+    };
+    client = new FakeClient({
+      'catalog.list': () => SPECS,
+      'pipelines.validate': fakeValidate,
+      'pipelines.load': () => ({ doc: onDisk, issues: [] }),
+    });
+    setClient(client);
+    setActivePinia(createPinia());
+    const store = await pipelineStore();
+    store.addNode('train', { x: 0, y: 0 });
+    const asked: string[] = [];
+    expect(await store.openFile('/p.distillery.json', () => (asked.push('declined'), false))).toBeNull();
+    expect(store.doc.nodes.map((node) => node.id)).toEqual(['train']);
+    expect(store.dirty).toBe(true);
+    expect(store.canUndo).toBe(true);
+    expect(await store.openFile('/p.distillery.json', () => (asked.push('agreed'), true))).toEqual([]);
+    expect(asked).toEqual(['declined', 'agreed']);
+    expect(store.doc.name).toBe('on-disk');
+    expect(store.filePath).toBe('/p.distillery.json');
+    expect(store.dirty).toBe(false);
+  });
+
+  it('adds a node linked to a dragged link in one undo step, on the first port that fits', async () => {
+    const store = await pipelineStore();
+    store.addNode('dataset.mnist', { x: 0, y: 0 });
+    const fromOutput = { nodeId: 'mnist', port: 'dataset', side: 'source', portType: 'dataset' } as const;
+    expect(store.addConnectedNode('train', { x: 300, y: 0 }, fromOutput)).toBe('train');
+    expect(store.doc.edges).toEqual([{ from: 'mnist.dataset', to: 'train.dataset' }]);
+    expect(store.selection).toEqual(['train']);
+    // Dragged out of train's model input: a new train feeds it through its model output.
+    const fromInput = { nodeId: 'train', port: 'model', side: 'target', portType: 'model' } as const;
+    expect(store.addConnectedNode('train', { x: 0, y: 300 }, fromInput)).toBe('train-2');
+    expect(store.doc.edges).toContainEqual({ from: 'train-2.model', to: 'train.model' });
+    // MNIST has no input that takes a model: nothing is added.
+    expect(store.addConnectedNode('dataset.mnist', { x: 0, y: 600 }, fromOutput)).toBeNull();
+    expect(store.doc.nodes).toHaveLength(3);
+    store.undo();
+    expect(store.doc.nodes.map((node) => node.id)).toEqual(['mnist', 'train']);
+    expect(store.doc.edges).toEqual([{ from: 'mnist.dataset', to: 'train.dataset' }]);
+  });
+
+  it('duplicates nodes with the links among them, at the offset given, leaving the clipboard alone', async () => {
+    const store = await pipelineStore();
+    store.addNode('dataset.mnist', { x: 0, y: 0 });
+    store.addNode('train', { x: 200, y: 0 });
+    store.connect({ source: 'mnist', sourceHandle: 'dataset', target: 'train', targetHandle: 'dataset' });
+    store.setParam('train', 'epochs', 7);
+    expect(store.duplicate(['mnist', 'train'], { x: 0, y: 300 })).toEqual(['mnist-2', 'train-2']);
+    expect(store.clipboard).toBeNull();
+    const copy = store.doc.nodes.find((node) => node.id === 'train-2')!;
+    expect(copy.ui).toEqual({ x: 200, y: 300 });
+    expect(copy.params).toEqual({ epochs: 7 });
+    expect(store.doc.edges).toContainEqual({ from: 'mnist-2.dataset', to: 'train-2.dataset' });
+    expect(store.undoLabel).toBe('Duplicate 2 nodes');
+  });
 });
 
 function task(overrides: Partial<TaskInfo> = {}): TaskInfo {
@@ -393,6 +456,32 @@ describe('runs store', () => {
     expect(store.metricsVersion).toBe(1);
     expect(store.seriesOf('t1', 'loss')!.length).toBe(3);
     expect(store.metricNames('t1')).toEqual(['loss', 'lr']);
+  });
+
+  it('keeps the order of metric names as new ones arrive', () => {
+    setFrameScheduler((callback) => callback());
+    const store = useRunsStore();
+    store.attach();
+    client.emit('task.metrics', {
+      runId: 'r1',
+      taskId: 't1',
+      points: [point(1, 'samples_per_second', 900), point(1, 'lr', 0.001), point(1)],
+    });
+    expect(store.metricNames('t1')).toEqual(['loss', 'lr', 'samples_per_second']);
+    // The end of the first epoch brings names that would sort before lr: they go last instead.
+    client.emit('task.metrics', {
+      runId: 'r1',
+      taskId: 't1',
+      points: [point(2, 'val_loss', 0.5), point(2, 'epoch_loss', 0.6), point(2, 'accuracy', 0.8)],
+    });
+    expect(store.metricNames('t1')).toEqual([
+      'loss',
+      'lr',
+      'samples_per_second',
+      'epoch_loss',
+      'accuracy',
+      'val_loss',
+    ]);
   });
 
   it('backfills history and keeps newer live points', async () => {

@@ -4,14 +4,19 @@
  * bounded however long a run streams. Not reactive: the runs store bumps a version once per frame.
  */
 import type { MetricPointInfo } from '../../../preload/contract';
+import { elapsedSeconds, fractionalEpochs, type XAxis } from './axis';
 
-export type XAxis = 'step' | 'epoch' | 'time';
+export type { XAxis } from './axis';
 
 /** One line of a chart: a label and the buffer it draws. */
 export interface ChartSeries {
   key: string;
   label: string;
   buffer: SeriesBuffer;
+  /** Where its time axis starts (its run's start), in milliseconds since the epoch. */
+  timeOrigin?: number | null;
+  /** Steps per epoch of its task, when known before its first epoch ends. */
+  stepsPerEpoch?: number | null;
 }
 
 export interface SeriesColumns {
@@ -114,17 +119,21 @@ function allocate(size: number): SeriesColumns {
   };
 }
 
-/** The x column for an axis mode; `time` is seconds since the first point. */
-export function xColumn(columns: SeriesColumns, axis: XAxis): Float64Array {
+/** What the x column of a series is measured from, beyond the points themselves. */
+export interface XColumnOptions {
+  /** Time origin in milliseconds since the epoch (the run's start); else the series' first point. */
+  timeOrigin?: number | null;
+  /** Steps per epoch to assume until the series shows a complete epoch. */
+  stepsPerEpoch?: number | null;
+}
+
+/**
+ * The x column for an axis mode: steps; fractional epochs (steps when points carry no epoch, so
+ * the chart never goes blank); or seconds since the time origin.
+ */
+export function xColumn(columns: SeriesColumns, axis: XAxis, options: XColumnOptions = {}): Float64Array {
   if (axis === 'step') return columns.step;
-  if (axis === 'epoch') {
-    // Per-step metrics carry no epoch; fall back to step so the chart never goes blank.
-    let finite = 0;
-    for (let i = 0; i < columns.epoch.length; i++) if (Number.isFinite(columns.epoch[i])) finite++;
-    return finite === columns.epoch.length ? columns.epoch : columns.step;
-  }
-  const out = new Float64Array(columns.time.length);
-  const t0 = columns.time[0] ?? 0;
-  for (let i = 0; i < out.length; i++) out[i] = (columns.time[i]! - t0) / 1000;
-  return out;
+  if (axis === 'epoch')
+    return fractionalEpochs(columns.step, columns.epoch, options.stepsPerEpoch) ?? columns.step;
+  return elapsedSeconds(columns.time, options.timeOrigin);
 }

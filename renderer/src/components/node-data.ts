@@ -1,6 +1,6 @@
 /** What each canvas node carries (editor and run view share PipelineNode.vue). */
 import type { InjectionKey, Ref } from 'vue';
-import type { PortType, TaskStatus } from '../../../preload/contract';
+import type { PipelineEdge, PortType, TaskStatus } from '../../../preload/contract';
 import type { ConnectionRequest } from '../pipeline/graph';
 
 export interface PipelineNodeData {
@@ -26,6 +26,12 @@ export interface CanvasConnection {
   isValid(request: ConnectionRequest): boolean;
   connecting: Ref<ConnectingFrom | null>;
 }
+
+/** A right-click on the editor's canvas: where (screen and flow coordinates) and on what. */
+export type CanvasContext =
+  | { kind: 'pane'; screen: { x: number; y: number }; at: { x: number; y: number } }
+  | { kind: 'nodes'; screen: { x: number; y: number }; ids: string[] }
+  | { kind: 'edge'; screen: { x: number; y: number }; edge: PipelineEdge };
 
 export const CANVAS_CONNECTION: InjectionKey<CanvasConnection> = Symbol('canvas-connection');
 

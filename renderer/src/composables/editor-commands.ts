@@ -6,12 +6,14 @@
 import type { PipelineDoc, SampleEntry } from '../../../preload/contract';
 import { errorMessage } from '../api';
 import { desktopDialogs } from '../api/desktop';
-import { isClip } from '../pipeline/graph';
+import type { Position } from '../pipeline/changes';
+import { copySelection, isClip } from '../pipeline/graph';
 import { useNavigationStore } from '../stores/navigation';
 import { useNotificationsStore } from '../stores/notifications';
 import { docText, usePipelineStore } from '../stores/pipeline';
 import { useRunsStore } from '../stores/runs';
 import { useUiStore } from '../stores/ui';
+import { useNodePlacement } from './node-placement';
 
 /** Checks that parsed JSON looks like a format-1 pipeline before the editor takes it. */
 export function parsePipelineText(text: string): PipelineDoc {
@@ -43,6 +45,7 @@ export function useEditorCommands() {
   const ui = useUiStore();
   const notifications = useNotificationsStore();
   const navigation = useNavigationStore();
+  const placement = useNodePlacement();
 
   function confirmDiscard(): boolean {
     return !pipeline.dirty || window.confirm('Discard unsaved changes to this pipeline?');
@@ -63,9 +66,14 @@ export function useEditorCommands() {
     navigation.go({ name: 'editor' });
   }
 
-  async function openPath(path: string): Promise<boolean> {
+  /**
+   * Opens a pipeline file by path. Unsaved edits are only replaced once the user agrees, as for
+   * a sample or an upload; `confirmed` says the caller has already asked (before a native dialog).
+   */
+  async function openPath(path: string, options: { confirmed?: boolean } = {}): Promise<boolean> {
     try {
-      const issues = await pipeline.openFile(path);
+      const issues = await pipeline.openFile(path, options.confirmed ? undefined : confirmDiscard);
+      if (issues === null) return false;
       notifications.push(
         'success',
         `Opened ${path}`,
@@ -102,7 +110,7 @@ export function useEditorCommands() {
     }
     if (!confirmDiscard()) return;
     const path = await dialogs.openPipeline();
-    if (path) await openPath(path);
+    if (path) await openPath(path, { confirmed: true });
   }
 
   async function saveTo(path: string): Promise<boolean> {
@@ -175,7 +183,8 @@ export function useEditorCommands() {
     }
   }
 
-  async function paste(): Promise<void> {
+  /** Pastes into free space: at `at` (flow coordinates; the context menu's point) or beside the copy. */
+  async function paste(at?: Position): Promise<void> {
     let clip = pipeline.clipboard;
     try {
       const text = await navigator.clipboard?.readText();
@@ -184,7 +193,13 @@ export function useEditorCommands() {
     } catch {
       // Not ours or not permitted: use the in-app clipboard.
     }
-    pipeline.paste(clip);
+    if (clip) pipeline.paste(clip, placement.pasteOffset(clip, at));
+  }
+
+  /** Duplicates nodes (the selection unless told) into free space beside them. */
+  function duplicate(ids: readonly string[] = pipeline.selection): void {
+    if (ids.length === 0) return;
+    pipeline.duplicate(ids, placement.pasteOffset(copySelection(pipeline.doc, ids)));
   }
 
   function selectAll(): void {
@@ -204,6 +219,7 @@ export function useEditorCommands() {
     run,
     copy,
     paste,
+    duplicate,
     selectAll,
     undo: () => pipeline.undo(),
     redo: () => pipeline.redo(),

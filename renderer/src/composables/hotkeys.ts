@@ -23,7 +23,10 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: 'Ctrl+Z', action: 'Undo' },
   { keys: 'Ctrl+Shift+Z', action: 'Redo (also Ctrl+Y)' },
   { keys: 'Ctrl+C / Ctrl+V', action: 'Copy / paste the selected nodes with their links' },
+  { keys: 'Ctrl+D', action: 'Duplicate the selected nodes' },
   { keys: 'Delete', action: 'Delete the selected nodes and links' },
+  { keys: 'Right-click', action: 'Menu of a node, a link or the canvas' },
+  { keys: 'Drag a port to the canvas', action: 'Add a node that takes the link' },
   { keys: 'Ctrl+A', action: 'Select every node' },
   { keys: 'Shift+drag', action: 'Box-select; Ctrl+click adds to the selection' },
   { keys: 'F', action: 'Fit the view' },
@@ -64,6 +67,9 @@ export function useEditorHotkeys(commands: EditorCommands, enabled: () => boolea
     } else if (mod && key === 'v') {
       event.preventDefault();
       void commands.paste();
+    } else if (mod && key === 'd') {
+      event.preventDefault();
+      commands.duplicate();
     } else if (mod && key === 'a') {
       event.preventDefault();
       commands.selectAll();

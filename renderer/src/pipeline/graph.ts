@@ -15,7 +15,7 @@ import {
   parseEndpoint,
   portsCompatible,
 } from '../../../preload/graph-rules';
-import type { PipelineChange } from './changes';
+import { applyChange, type PipelineChange } from './changes';
 
 export type SpecLookup = (type: string) => NodeSpecInfo | undefined;
 
@@ -101,6 +101,56 @@ export function checkConnection(
   if (doc.edges.some((existing) => existing.from === edge.from && existing.to === edge.to))
     return { ok: false, reason: 'Already connected' };
   return { ok: true, edge, replaces: doc.edges.filter((existing) => existing.to === edge.to) };
+}
+
+/** One end of a link the user is dragging: the node and port it starts from, and its side. */
+export interface LinkStart {
+  nodeId: string;
+  port: string;
+  /** `source`: dragged out of an output; `target`: dragged out of an input. */
+  side: 'source' | 'target';
+  portType: PortType;
+}
+
+/**
+ * The port of a node type that can take the other end of a link dragged from `from`: its first
+ * compatible input (from an output) or output (from an input), in declaration order.
+ */
+export function portFor(spec: NodeSpecInfo, from: Pick<LinkStart, 'side' | 'portType'>): string | undefined {
+  if (from.side === 'source')
+    return Object.entries(spec.inputs).find(([, port]) => portsCompatible(from.portType, port.type))?.[0];
+  return Object.entries(spec.outputs).find(([, port]) => portsCompatible(port.type, from.portType))?.[0];
+}
+
+/** Node types that can take the other end of a link dragged from `from`. */
+export function specsAccepting(
+  specs: readonly NodeSpecInfo[],
+  from: Pick<LinkStart, 'side' | 'portType'>,
+): NodeSpecInfo[] {
+  return specs.filter((spec) => portFor(spec, from) !== undefined);
+}
+
+/**
+ * Adds `node` and links it to the start of a dragged link, as one undo step. Null when the node's
+ * type has no port that fits, or the link would be refused (checkConnection says why).
+ */
+export function addConnectedChange(
+  doc: PipelineDoc,
+  specs: SpecLookup,
+  node: PipelineNode,
+  from: LinkStart,
+): PipelineChange | null {
+  const spec = specs(node.type);
+  const port = spec ? portFor(spec, from) : undefined;
+  if (!port) return null;
+  const add: PipelineChange = { type: 'addNode', node };
+  const request: ConnectionRequest =
+    from.side === 'source'
+      ? { source: from.nodeId, sourceHandle: from.port, target: node.id, targetHandle: port }
+      : { source: node.id, sourceHandle: port, target: from.nodeId, targetHandle: from.port };
+  const check = checkConnection(applyChange(doc, add).doc, specs, request);
+  if (!check.ok) return null;
+  return { type: 'batch', changes: [add, connectChange(check)] };
 }
 
 /** The change that makes a checked connection: the new link replacing any link into the same input. */

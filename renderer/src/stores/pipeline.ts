@@ -21,6 +21,7 @@ import {
   type Position,
 } from '../pipeline/changes';
 import {
+  addConnectedChange,
   checkConnection,
   connectChange,
   copySelection,
@@ -29,6 +30,7 @@ import {
   type Clip,
   type ConnectionCheck,
   type ConnectionRequest,
+  type LinkStart,
 } from '../pipeline/graph';
 import { useCatalogStore } from './catalog';
 
@@ -186,6 +188,19 @@ export const usePipelineStore = defineStore('pipeline', () => {
     return id;
   }
 
+  /**
+   * Adds a node linked to the start of a dragged link (dropped on empty canvas, then picked in
+   * quick search), as one undo step; null when the type cannot take the link.
+   */
+  function addConnectedNode(type: string, position: Position, from: LinkStart): string | null {
+    const id = newNodeId(doc.value, type);
+    const node = { id, type, params: {}, ui: { x: Math.round(position.x), y: Math.round(position.y) } };
+    const change = addConnectedChange(doc.value, specOf, node, from);
+    if (!change || !apply(change, { label: `Add ${id}` })) return null;
+    selection.value = [id];
+    return id;
+  }
+
   function removeNodes(ids: readonly string[]): void {
     const present = ids.filter((id) => doc.value.nodes.some((node) => node.id === id));
     if (present.length > 0) apply({ type: 'removeNodes', ids: present });
@@ -238,11 +253,28 @@ export const usePipelineStore = defineStore('pipeline', () => {
     return clipboard.value;
   }
 
-  function paste(clip: Clip | null = clipboard.value): string[] {
+  /**
+   * Pastes a clip shifted by `offset` (the editor passes one that lands in free space), else beside
+   * the previous paste; the pasted nodes become the selection.
+   */
+  function paste(clip: Clip | null = clipboard.value, offset?: Position): string[] {
     if (!clip || clip.nodes.length === 0) return [];
     pasteCount++;
-    const change = pasteChange(doc.value, clip, { x: 40 * pasteCount, y: 40 * pasteCount });
+    const change = pasteChange(doc.value, clip, offset ?? { x: 40 * pasteCount, y: 40 * pasteCount });
     if (!apply(change)) return [];
+    selection.value = change.nodes.map((node) => node.id);
+    return selection.value;
+  }
+
+  /** Copies nodes (with the links among them) beside themselves, leaving the clipboard alone. */
+  function duplicate(ids: readonly string[], offset: Position = { x: 40, y: 40 }): string[] {
+    const present = ids.filter((id) => doc.value.nodes.some((node) => node.id === id));
+    if (present.length === 0) return [];
+    const change = pasteChange(doc.value, copySelection(doc.value, present), offset);
+    if (
+      !apply(change, { label: `Duplicate ${present.length === 1 ? present[0] : `${present.length} nodes`}` })
+    )
+      return [];
     selection.value = change.nodes.map((node) => node.id);
     return selection.value;
   }
@@ -317,8 +349,17 @@ export const usePipelineStore = defineStore('pipeline', () => {
     open(emptyDoc(), { saved: true });
   }
 
-  async function openFile(path: string): Promise<ValidationIssue[]> {
+  /**
+   * Opens a pipeline file. `confirm` is asked once the file has loaded, before anything is replaced:
+   * answering false keeps the current document (and resolves null), and a file that cannot be read
+   * throws without asking.
+   */
+  async function openFile(
+    path: string,
+    confirm: () => boolean = () => true,
+  ): Promise<ValidationIssue[] | null> {
     const { doc: loaded, issues: found } = await client.request('pipelines.load', { path });
+    if (!confirm()) return null;
     open(loaded, { filePath: path });
     issues.value = found;
     return found;
@@ -400,6 +441,7 @@ export const usePipelineStore = defineStore('pipeline', () => {
     undo,
     redo,
     addNode,
+    addConnectedNode,
     removeNodes,
     removeEdges,
     moveNodes,
@@ -409,6 +451,7 @@ export const usePipelineStore = defineStore('pipeline', () => {
     connect,
     copy,
     paste,
+    duplicate,
     select,
     selectEdges,
     deleteSelection,

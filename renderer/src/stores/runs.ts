@@ -16,6 +16,7 @@ import type {
   TaskSample,
 } from '../../../preload/contract';
 import { errorMessage, useClient } from '../api';
+import { appendMetricNames } from '../charts/metric-order';
 import { SeriesBuffer } from '../charts/series-buffer';
 
 /** Lines kept per task in the log pane. */
@@ -99,6 +100,8 @@ export const useRunsStore = defineStore('runs', () => {
 
   const series = new Map<string, Map<string, SeriesBuffer>>();
   const logs = new Map<string, LogLine[]>();
+  /** Order of each task's metric names, as first seen (see metricNames). */
+  const metricOrder = new Map<string, readonly string[]>();
   const loadedTasks = new Set<string>();
   let pending: MetricBatch[] = [];
   let pendingLogs: LogLine[] = [];
@@ -297,12 +300,15 @@ export const useRunsStore = defineStore('runs', () => {
     metricsVersion.value++;
   }
 
-  /** Metric names a task has streamed, loss first. */
-  function metricNames(taskId: string): string[] {
-    const names = [...(series.get(taskId)?.keys() ?? [])];
-    const order = (name: string) =>
-      name === 'loss' ? 0 : name === 'epoch_loss' ? 1 : name.startsWith('val_') ? 3 : 2;
-    return names.sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  /**
+   * Metric names a task has streamed: those that came together ranked (loss first), later ones
+   * after them (charts/metric-order.ts), so a chart keeps its place as new metrics arrive.
+   */
+  function metricNames(taskId: string): readonly string[] {
+    const known = metricOrder.get(taskId) ?? [];
+    const next = appendMetricNames(known, series.get(taskId)?.keys() ?? []);
+    if (next !== known) metricOrder.set(taskId, next);
+    return next;
   }
 
   function seriesOf(taskId: string, name: string): SeriesBuffer | undefined {
