@@ -14,6 +14,7 @@ import type { MetricPointInfo, PipelineDoc } from '../preload/contract';
 import { DistilleryError, serializeError } from './base/errors';
 import { createApp, type DistilleryApp } from './app/app';
 import { resolveDataDir } from './app/paths';
+import { installProcessGuard } from './app/process-guard';
 import { productVersion } from './export/producer';
 import { createDocumentHandlers, createHandlers } from './api/handlers';
 import {
@@ -48,7 +49,7 @@ Registry (REF = version id, name:version, name@alias or name)
   models lineage REF                parents and children, with the operation on each edge
   models tag REF ALIAS              point ALIAS at REF (moves it if it named another version)
   models rm REF [--force]           delete; refused while other versions derive from it
-  export REF --format tfjs --out DIR
+  export REF --format tfjs|onnx --out DIR   tfjs: model.json + shards; onnx: DIR/model.onnx
   gc                                remove artifact files no version references
 
 Workbench
@@ -56,7 +57,7 @@ Workbench
 
 Options
   --data-dir DIR     where runs and the registry live (else $DISTILLERY_HOME, else the OS data folder)
-  --backend NAME     force a backend: tensorflow-gpu, tensorflow, wasm, cpu
+  --backend NAME     force a backend: tensorflow-gpu, tensorflow, webgpu, wasm, cpu
   --concurrency N    worker processes at once (default: cores)
   --json             machine-readable output
   --version, --help`;
@@ -207,6 +208,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const app = openApp(flags);
+  const recording = guard.recordInto(app.runner);
   try {
     const handlers = createHandlers(app);
     switch (command) {
@@ -332,9 +334,16 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } finally {
+    recording.dispose();
     app.dispose();
   }
 }
+
+// An error nobody handled (a task's, a listener's) is recorded and the command goes on: `run`
+// keeps following its run, `serve` keeps serving. Should the command then never finish, the
+// process ends with EXIT.failed rather than a success it did not earn; `main` sets the real code.
+const guard = installProcessGuard();
+process.exitCode = EXIT.failed;
 
 main(process.argv.slice(2)).then(
   (code) => {

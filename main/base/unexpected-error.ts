@@ -3,7 +3,8 @@
  * `Emitter.fire`, a callback run by a timer. As VS Code's `base/common/errors.ts`, code reports
  * them to `onUnexpectedError` and the composition root (or a test) decides what happens; the
  * default logs and keeps going, because one faulty listener must not take down `distillery serve`
- * and every run it is supervising.
+ * and every run it is supervising. The CLI and `distillery serve` route it into their process
+ * guard (main/app/process-guard.ts), which also records it in the log of every active run.
  *
  * Pure: no Node built-ins (console is available in every runtime this code runs in).
  */

@@ -1,3 +1,5 @@
+import { onUnexpectedError } from '../base/unexpected-error';
+
 /**
  * A FIFO of jobs run at most `concurrency` at a time. Jobs are started in the order they were
  * enqueued; a job that is removed before it starts never runs.
@@ -42,7 +44,9 @@ export class ConcurrencyQueue {
       this.running++;
       void job
         .start()
-        .catch(() => undefined)
+        // Jobs handle their own failures (the runner fails the task); one that escapes is a bug
+        // to report, and must not stop the queue.
+        .catch((error: unknown) => onUnexpectedError(error))
         .finally(() => {
           this.running--;
           this.pump();

@@ -11,12 +11,16 @@ export interface ActiveTask {
   outputs: Record<string, TaskOutput>;
   attempt: number;
   resumeFrom?: string;
+  /** The task folder, once an attempt has prepared it. */
+  taskDir?: string;
   worker?: WorkerProcess;
   enqueued: boolean;
   /** Latest value of each metric the task streamed (evaluate tasks attach them to their model). */
   latestMetrics: Record<string, number>;
-  /** Model registrations in flight; the task settles only after they land. */
+  /** Model registrations in flight; the task settles only after they land. They never reject. */
   pending: Array<Promise<void>>;
+  /** The first registration that failed: the task fails with it even if the worker said done. */
+  failure?: ErrorInfo;
 }
 
 export interface ActiveRun {
@@ -25,6 +29,8 @@ export interface ActiveRun {
   force: boolean;
   tasks: Map<string, ActiveTask>;
   cancelRequested: boolean;
+  /** The run as last read from the store: what `finished` resolves to if the store fails at the end. */
+  info: RunInfo;
   finished: Promise<RunInfo>;
   resolve: (run: RunInfo) => void;
 }

@@ -2,7 +2,14 @@
  * What the runner needs from the run records: the slice of the registry's SqliteRunStore that it
  * writes and reads (the runner is the only writer). Record shapes are the run store's own.
  */
-import type { ArtifactRef, LogLine, MetricPointInfo, RunInfo, TaskInfo } from '../../preload/contract';
+import type {
+  ArtifactRef,
+  ErrorInfo,
+  LogLine,
+  MetricPointInfo,
+  RunInfo,
+  TaskInfo,
+} from '../../preload/contract';
 import type {
   CreateRunInput,
   CreateTaskInput,
@@ -33,7 +40,19 @@ export interface RunStorePort {
   getTask(id: string): StoredTask | undefined;
   getTaskInfo(id: string): TaskInfo | undefined;
   listRuns(limit?: number): RunInfo[];
+  /** Runs still `queued` or `running`, with their tasks. */
+  listUnsettledRuns(): RunInfo[];
+  /** Records points; a point for a (metric, step) the task has replaces it. */
   appendMetrics(taskId: string, points: readonly MetricPointInfo[]): void;
+  /** Adds or corrects points from the task folder's metrics file; returns how many rows changed. */
+  backfillMetrics(taskId: string, points: readonly MetricPointInfo[]): number;
+  /** Settles a run whose runner is gone, unless it settled meanwhile (then returns false). */
+  settleAbandonedRun(
+    runId: string,
+    status: 'failed' | 'cancelled',
+    error: ErrorInfo,
+    taskError: (task: { id: string; nodeId: string }) => ErrorInfo,
+  ): boolean;
   appendLog(line: LogLine): void;
   findReusableTask(fingerprint: string): StoredTask | undefined;
 }

@@ -4,8 +4,7 @@
  * event, registers every model, and handles cancel, resume and crashes. It is the only writer of
  * run records.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type {
   ArtifactRef,
@@ -21,11 +20,13 @@ import type {
 import { DistilleryError, serializeError } from '../base/errors';
 import { Emitter } from '../base/event';
 import { AbortOnDispose, Disposable, toDisposable } from '../base/lifecycle';
+import { onUnexpectedError } from '../base/unexpected-error';
 import type { NodeCatalog } from '../nodes/catalog';
 import { invalidPipelineError } from '../pipeline/pipeline-file';
 import { planPipeline } from '../pipeline/plan';
 import { validatePipeline } from '../pipeline/validate';
 import { PROTOCOL_VERSION } from '../worker/protocol';
+import { metricsFilePath, readMetricsFile } from './metrics-file';
 import { ConcurrencyQueue } from './queue';
 import { RunFolders } from './run-folder';
 import { now, SETTLED, type ActiveRun, type ActiveTask, type TaskOutcome } from './run-state';
@@ -81,14 +82,14 @@ export class Runner extends Disposable {
     this.store = options.store;
     this.queue = new ConcurrencyQueue(options.concurrency);
     this.cancelGraceMs = options.cancelGraceMs ?? 5000;
-    this.folders = new RunFolders(options.runsDir);
+    this.folders = this._register(new RunFolders(options.runsDir));
     this.recorder = new TaskEventRecorder(this.store, options.registry, options.catalog, {
       metrics: (batch) => this._onDidMetrics.fire(batch),
       log: (line) => this._onDidLog.fire(line),
       task: (info) => this._onDidChangeTask.fire(info),
       sample: (sample) => this._onDidSample.fire(sample),
     });
-    this.recoverInterruptedRuns();
+    this.settleAbandonedRuns();
     // Another process (`distillery cancel RUN`) asks to cancel by dropping a marker file.
     const timer = setInterval(() => this.pollCancelMarkers(), 300);
     timer.unref();
@@ -126,13 +127,22 @@ export class Runner extends Disposable {
     if (!pipeline) throw invalidPipelineError(issues, options.pipelineFile ?? undefined);
     const planned = planPipeline(pipeline);
     const runId = newRunId();
-    this.store.createRun({
-      id: runId,
-      name: pipeline.doc.name,
-      seed: pipeline.doc.seed,
-      pipeline: pipeline.doc,
-      pipelineFile: options.pipelineFile ?? null,
-    });
+    // The run folder (with its owner file) exists before any record of the run does: a run that is
+    // recorded as queued or running always names its owner, and a folder that cannot be written
+    // refuses the run before anything is recorded.
+    this.folders.claim(runId);
+    try {
+      this.store.createRun({
+        id: runId,
+        name: pipeline.doc.name,
+        seed: pipeline.doc.seed,
+        pipeline: pipeline.doc,
+        pipelineFile: options.pipelineFile ?? null,
+      });
+    } catch (error) {
+      this.folders.release(runId);
+      throw error;
+    }
     const tasks = new Map<string, ActiveTask>();
     for (const task of planned) {
       const id = `${runId}-${task.nodeId}`;
@@ -146,7 +156,7 @@ export class Runner extends Disposable {
         op: task.type,
         fingerprint: task.fingerprint,
         params: task.params,
-        taskDir: join(this.folders.dir(runId), task.nodeId),
+        taskDir: this.folders.taskDir(runId, task.nodeId),
       });
       tasks.set(task.nodeId, {
         id,
@@ -167,6 +177,8 @@ export class Runner extends Disposable {
     if (this.runs.has(runId)) {
       throw new DistilleryError('RUN_NOT_RESUMABLE', `Run "${runId}" is still running`, { received: runId });
     }
+    // A run whose runner died is settled as interrupted first, so it resumes like a failed one.
+    this.settleIfAbandoned(this.store.getRun(runId));
     const info = this.store.getRun(runId);
     const doc = this.store.getRunRecord(runId).pipeline;
     if (info.status !== 'cancelled' && info.status !== 'failed') {
@@ -181,15 +193,18 @@ export class Runner extends Disposable {
     }
     const { issues, pipeline } = validatePipeline(doc, this.options.catalog);
     if (!pipeline) throw invalidPipelineError(issues);
+    this.folders.claim(runId);
     const byNode = new Map(info.tasks.map((task) => [task.nodeId, task]));
     const tasks = new Map<string, ActiveTask>();
     for (const planned of planPipeline(pipeline)) {
       const record = byNode.get(planned.nodeId);
-      if (!record)
+      if (!record) {
+        this.folders.release(runId);
         throw new DistilleryError(
           'RUN_NOT_RESUMABLE',
           `Run "${runId}" has no task for node "${planned.nodeId}"`,
         );
+      }
       const settledOk = record.status === 'done' || record.status === 'reused';
       const task: ActiveTask = {
         id: record.id,
@@ -203,6 +218,9 @@ export class Runner extends Disposable {
       };
       if (!settledOk) {
         if (record.checkpoint && existsSync(record.checkpoint.path)) task.resumeFrom = record.checkpoint.path;
+        // What the interrupted attempt wrote to its metrics file but never reported is recorded
+        // before the next attempt starts re-recording the steps after its checkpoint.
+        this.backfillMetrics(record.id, record.taskDir);
         this.store.updateTask(record.id, { status: 'queued', error: null, finishedAt: null });
         this.emitTask(task.id);
       }
@@ -234,8 +252,44 @@ export class Runner extends Disposable {
       this.folders.requestCancel(runId);
       return info;
     }
-    this.markAbandoned(info, 'cancelled');
+    this.markAbandoned(info, 'cancelled', {
+      code: 'TASK_CANCELLED',
+      message: 'Cancelled after the process running it had exited',
+    });
     return this.store.getRun(runId);
+  }
+
+  /**
+   * Settles every run left `queued` or `running` by a runner that is no longer alive (killed,
+   * crashed, its machine rebooted) as failed with RUN_INTERRUPTED, so it can be resumed; runs of a
+   * live runner, in this process or another, are left alone. Called when the data directory is
+   * opened and before runs are listed.
+   */
+  settleAbandonedRuns(): void {
+    for (const info of this.store.listUnsettledRuns()) this.settleIfAbandoned(info);
+  }
+
+  /**
+   * Also records `error` (reported by the process guard: it had no caller) in the log of every
+   * active run, on its running tasks, or on its first unfinished one while none runs.
+   */
+  recordUnexpectedError(error: unknown): void {
+    const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    for (const run of this.runs.values()) {
+      const unsettled = [...run.tasks.values()].filter((task) => !SETTLED.has(task.status));
+      const running = unsettled.filter((task) => task.status === 'running');
+      for (const task of running.length > 0 ? running : unsettled.slice(0, 1)) {
+        const line: LogLine = {
+          runId: run.id,
+          taskId: task.id,
+          level: 'error',
+          message: `Unexpected error in the runner process (the run goes on): ${text}`,
+          time: Date.now(),
+        };
+        this.store.appendLog(line);
+        this._onDidLog.fire(line);
+      }
+    }
   }
 
   /** Resolves when the run settles (done, failed or cancelled). */
@@ -249,14 +303,14 @@ export class Runner extends Disposable {
   private activate(runId: string, doc: PipelineDoc, tasks: Map<string, ActiveTask>, force: boolean): RunInfo {
     let resolve!: (run: RunInfo) => void;
     const finished = new Promise<RunInfo>((r) => (resolve = r));
-    const run: ActiveRun = { id: runId, doc, force, tasks, cancelRequested: false, finished, resolve };
-    this.runs.set(runId, run);
-    this.folders.claim(runId);
     this.store.updateRun(runId, {
       status: 'running',
       startedAt: this.store.getRun(runId)?.startedAt ?? now(),
     });
-    this.emitRun(runId);
+    const info = this.store.getRun(runId);
+    const run: ActiveRun = { id: runId, doc, force, tasks, cancelRequested: false, info, finished, resolve };
+    this.runs.set(runId, run);
+    this._onDidChangeRun.fire(info);
     this.schedule(run);
     return this.store.getRun(runId);
   }
@@ -288,7 +342,26 @@ export class Runner extends Disposable {
     this.maybeFinish(run);
   }
 
+  /**
+   * Runs one task to its end. Whatever goes wrong on the way (a folder it cannot write, a record it
+   * cannot store, a model it cannot register) fails this task with a coded error naming its node;
+   * nothing escapes to the queue, which would drop it and leave the task running for ever.
+   */
   private async execute(run: ActiveRun, task: ActiveTask): Promise<void> {
+    try {
+      await this.executeAttempt(run, task);
+    } catch (error) {
+      task.worker?.dispose();
+      task.worker = undefined;
+      // A disposed runner has closed its store and has nobody left to tell.
+      if (this.disposal.signal.aborted) return;
+      if (!SETTLED.has(task.status))
+        this.settleTaskSafely(run, task, 'failed', { error: taskError(task, error) });
+      else onUnexpectedError(error);
+    }
+  }
+
+  private async executeAttempt(run: ActiveRun, task: ActiveTask): Promise<void> {
     if (run.cancelRequested) {
       this.settleTask(run, task, 'cancelled', {});
       return;
@@ -309,10 +382,13 @@ export class Runner extends Disposable {
         return;
       }
     }
+    const taskDir = this.folders.prepareTaskDir(run.id, task.planned.nodeId, {
+      nodeId: task.planned.nodeId,
+      taskId: task.id,
+    });
+    task.taskDir = taskDir;
     task.attempt += 1;
     task.status = 'running';
-    const taskDir = join(this.folders.dir(run.id), task.planned.nodeId);
-    mkdirSync(taskDir, { recursive: true });
     this.store.updateTask(task.id, {
       status: 'running',
       attempt: task.attempt,
@@ -334,7 +410,7 @@ export class Runner extends Disposable {
         },
       });
     } catch (error) {
-      this.settleTask(run, task, 'failed', { error: serializeError(error) });
+      this.settleTask(run, task, 'failed', { error: taskError(task, error) });
       return;
     }
     task.worker = worker;
@@ -356,7 +432,7 @@ export class Runner extends Disposable {
         const result = this.recorder.handle(run, task, worker, event);
         if (result) outcome = result;
       } catch (error) {
-        outcome = { status: 'failed', error: serializeError(error) };
+        outcome = { status: 'failed', error: taskError(task, error) };
         void worker.kill();
       }
     });
@@ -376,13 +452,11 @@ export class Runner extends Disposable {
     subscription.dispose();
     worker.dispose();
     task.worker = undefined;
-    if (!outcome) outcome = this.recorder.crashOutcome(run, exit);
-    try {
-      await Promise.all(task.pending);
-    } catch (error) {
-      outcome = { status: 'failed', error: serializeError(error) };
-    }
+    if (!outcome) outcome = this.recorder.crashOutcome(run, task, exit);
+    // Registrations catch their own errors (into task.failure), so this never rejects.
+    await Promise.all(task.pending);
     task.pending = [];
+    if (task.failure && outcome.status === 'done') outcome = { status: 'failed', error: task.failure };
     this.settleTask(run, task, outcome.status, { error: outcome.error, summary: outcome.summary });
   }
 
@@ -414,12 +488,51 @@ export class Runner extends Disposable {
   ): void {
     task.status = status;
     this.recorder.settled(task.id);
+    // Points the worker wrote but never sent (it was killed mid-batch) are in its metrics file.
+    if (task.attempt > 0) this.backfillMetrics(task.id, this.folders.taskDir(run.id, task.planned.nodeId));
     const patch: Parameters<RunStorePort['updateTask']>[1] = { status, finishedAt: now() };
     if (result.error) patch.error = result.error;
     if (result.summary) patch.summary = result.summary;
     this.store.updateTask(task.id, patch);
     this.emitTask(task.id);
     this.schedule(run);
+  }
+
+  /**
+   * settleTask for the error path: if even that fails (the store cannot be written), the error is
+   * reported and the run still settles in memory, so whoever waits for it is answered.
+   */
+  private settleTaskSafely(
+    run: ActiveRun,
+    task: ActiveTask,
+    status: TaskStatus,
+    result: { error?: ErrorInfo | undefined },
+  ): void {
+    try {
+      this.settleTask(run, task, status, result);
+    } catch (error) {
+      onUnexpectedError(error);
+      task.status = status;
+      try {
+        this.schedule(run);
+      } catch (scheduleError) {
+        onUnexpectedError(scheduleError);
+        this.finishUnrecorded(run);
+      }
+    }
+  }
+
+  /** Ends a run the store can no longer record: settles what is left and answers its waiters. */
+  private finishUnrecorded(run: ActiveRun): void {
+    if (!this.runs.delete(run.id)) return;
+    this.queue.remove((key) => [...run.tasks.values()].some((task) => task.id === key));
+    for (const task of run.tasks.values()) {
+      task.worker?.dispose();
+      if (!SETTLED.has(task.status)) task.status = 'failed';
+    }
+    const info: RunInfo = { ...run.info, status: 'failed', finishedAt: now() };
+    this._onDidChangeRun.fire(info);
+    run.resolve(info);
   }
 
   private cancelActive(run: ActiveRun): void {
@@ -435,7 +548,6 @@ export class Runner extends Disposable {
   private maybeFinish(run: ActiveRun): void {
     if (![...run.tasks.values()].every((task) => SETTLED.has(task.status))) return;
     if (!this.runs.has(run.id)) return;
-    this.runs.delete(run.id);
     const statuses = [...run.tasks.values()].map((task) => task.status);
     const status = statuses.includes('failed')
       ? 'failed'
@@ -443,13 +555,25 @@ export class Runner extends Disposable {
         ? 'cancelled'
         : 'done';
     const firstError = [...run.tasks.values()].find((task) => task.status === 'failed');
-    this.store.updateRun(run.id, {
-      status,
-      finishedAt: now(),
-      error: firstError ? (this.store.getTaskInfo(firstError.id)?.error ?? null) : null,
-    });
-    this.folders.release(run.id);
-    const info = this.store.getRun(run.id);
+    let info: RunInfo;
+    try {
+      this.store.updateRun(run.id, {
+        status,
+        finishedAt: now(),
+        error: firstError ? (this.store.getTaskInfo(firstError.id)?.error ?? null) : null,
+      });
+      info = this.store.getRun(run.id);
+    } catch (error) {
+      // Whoever waits for the run is answered even when its record cannot be written.
+      onUnexpectedError(error);
+      info = { ...run.info, status, finishedAt: now() };
+    }
+    this.runs.delete(run.id);
+    try {
+      this.folders.release(run.id);
+    } catch (error) {
+      onUnexpectedError(error);
+    }
     this._onDidChangeRun.fire(info);
     run.resolve(info);
   }
@@ -460,27 +584,43 @@ export class Runner extends Disposable {
     }
   }
 
-  /** Runs left `running` by a process that died are marked failed (or cancelled) so they can resume. */
-  private recoverInterruptedRuns(): void {
-    for (const info of this.store.listRuns(1000)) {
-      if (info.status !== 'running' && info.status !== 'queued') continue;
-      if (this.folders.ownedElsewhere(info.id)) continue;
-      this.markAbandoned(info, 'failed');
-    }
+  private settleIfAbandoned(info: RunInfo): void {
+    if (info.status !== 'running' && info.status !== 'queued') return;
+    if (this.runs.has(info.id) || this.folders.ownedElsewhere(info.id)) return;
+    this.markAbandoned(info, 'failed', {
+      code: 'RUN_INTERRUPTED',
+      message: `Run "${info.id}" was interrupted: the process running it exited before it finished; resume it to continue from its checkpoints`,
+      details: { runId: info.id },
+    });
   }
 
-  private markAbandoned(info: RunInfo, status: 'failed' | 'cancelled'): void {
-    const error: ErrorInfo =
-      status === 'cancelled'
-        ? { code: 'TASK_CANCELLED', message: 'Cancelled after the process running it had exited' }
-        : { code: 'WORKER_CRASHED', message: 'The process running this run exited before it finished' };
-    for (const task of info.tasks) {
-      if (task.status === 'queued' || task.status === 'running')
-        this.store.updateTask(task.id, { status, error, finishedAt: now() });
+  private markAbandoned(info: RunInfo, status: 'failed' | 'cancelled', error: ErrorInfo): void {
+    const unsettled = info.tasks.filter((task) => task.status === 'queued' || task.status === 'running');
+    // Settled in one transaction that re-reads the run: its runner may have finished it just now.
+    const settled = this.store.settleAbandonedRun(info.id, status, error, (task) => ({
+      code: error.code,
+      message: `Node "${task.nodeId}": ${error.message}`,
+      details: { ...error.details, nodeId: task.nodeId, taskId: task.id },
+    }));
+    if (!settled) return;
+    for (const task of unsettled) {
+      this.backfillMetrics(task.id, task.taskDir);
+      this.emitTask(task.id);
     }
-    this.store.updateRun(info.id, { status, error, finishedAt: now() });
     this.folders.release(info.id);
     this.emitRun(info.id);
+  }
+
+  /**
+   * Makes the task's stored metrics match its metrics file (one point per metric and step, the
+   * latest execution's). A file that cannot be read is reported, never a reason to fail the task.
+   */
+  private backfillMetrics(taskId: string, taskDir: string): void {
+    try {
+      this.store.backfillMetrics(taskId, readMetricsFile(metricsFilePath(taskDir)).points);
+    } catch (error) {
+      onUnexpectedError(error);
+    }
   }
 
   private emitRun(runId: string): void {
@@ -491,4 +631,15 @@ export class Runner extends Disposable {
     const info = this.store.getTaskInfo(taskId);
     if (info) this._onDidChangeTask.fire(info);
   }
+}
+
+/** A runner-side failure of a task as its record keeps it: coded, naming the task and its node. */
+function taskError(task: ActiveTask, error: unknown): ErrorInfo {
+  const cause = serializeError(error);
+  const prefix = `Node "${task.planned.nodeId}"`;
+  return {
+    code: cause.code,
+    message: cause.message.startsWith(prefix) ? cause.message : `${prefix}: ${cause.message}`,
+    details: { ...cause.details, nodeId: task.planned.nodeId, taskId: task.id },
+  };
 }

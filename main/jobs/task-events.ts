@@ -3,16 +3,20 @@
  * as events, progress (written at most twice a second), checkpoints, and model artifacts into the
  * registry with their lineage. Also turns a worker's exit without an answer into an outcome.
  */
+import { isAbsolute, relative } from 'node:path';
 import type {
   BackendInfo,
+  ErrorInfo,
   LogLine,
   MetricBatch,
   ModelVersionInfo,
   TaskInfo,
   TaskSample,
 } from '../../preload/contract';
+import { serializeError } from '../base/errors';
 import type { NodeCatalog } from '../nodes/catalog';
 import type { RegisterVersionInput } from '../registry/model-registry';
+import { storageNotWritable } from '../registry/storage-errors';
 import type { WorkerEvent } from '../worker/protocol';
 import type { ActiveRun, ActiveTask, TaskOutcome } from './run-state';
 import type { RunStorePort, TaskOutput } from './run-store-port';
@@ -57,7 +61,7 @@ export class TaskEventRecorder {
     this.lastProgressWrite.delete(taskId);
   }
 
-  crashOutcome(run: ActiveRun, exit: WorkerExit): TaskOutcome {
+  crashOutcome(run: ActiveRun, task: ActiveTask, exit: WorkerExit): TaskOutcome {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     const tail = exit.stderrTail.trim().split('\n').slice(-8).join('\n');
     if (run.cancelRequested) {
@@ -71,7 +75,7 @@ export class TaskEventRecorder {
       error: {
         code: 'WORKER_CRASHED',
         message: `Worker ${how}${tail ? `: ${tail}` : ''}`,
-        details: { exitCode: exit.code, signal: exit.signal },
+        details: { exitCode: exit.code, signal: exit.signal, nodeId: task.planned.nodeId, taskId: task.id },
       },
     };
   }
@@ -129,12 +133,19 @@ export class TaskEventRecorder {
         task.outputs[event.role] = output;
         this.store.updateTask(task.id, { outputs: task.outputs });
         if (event.kind === 'model') {
-          task.pending.push(
-            this.registerModel(run, task, worker, event.role, event.path, event.meta).then((version) => {
+          const role = event.role;
+          // Handled here, at once: a registration that fails (a name the registry refuses, an
+          // artifact store it cannot write) fails this task, never the process.
+          const registration = Promise.resolve()
+            .then(() => this.registerModel(run, task, worker, role, event.path, event.meta))
+            .then((version) => {
               output.versionId = version.id;
               this.store.updateTask(task.id, { outputs: task.outputs });
-            }),
-          );
+            })
+            .catch((error: unknown) => {
+              task.failure ??= registrationError(run, task, role, error);
+            });
+          task.pending.push(registration);
         }
         return undefined;
       }
@@ -144,7 +155,7 @@ export class TaskEventRecorder {
       }
       case 'error': {
         const cancelled = event.error.code === 'TASK_CANCELLED';
-        return { status: cancelled ? 'cancelled' : 'failed', error: event.error };
+        return { status: cancelled ? 'cancelled' : 'failed', error: workerError(task, event.error) };
       }
       case 'ready':
         return undefined;
@@ -208,4 +219,41 @@ export class TaskEventRecorder {
     const info = this.store.getTaskInfo(taskId);
     if (info) this.emit.task(info);
   }
+}
+
+/** The error of a model registration that failed, naming the task, its node and the output. */
+function registrationError(run: ActiveRun, task: ActiveTask, role: string, error: unknown): ErrorInfo {
+  const cause = serializeError(error);
+  const name = `${run.doc.name}/${task.planned.nodeId}`;
+  return {
+    code: cause.code,
+    message: `Node "${task.planned.nodeId}": its model (output "${role}") could not be registered as "${name}": ${cause.message}`,
+    details: { ...cause.details, nodeId: task.planned.nodeId, taskId: task.id, port: role },
+  };
+}
+
+/** Node's file-system messages: `EACCES: permission denied, open '/path'`. */
+const FS_REFUSAL = /^(EACCES|EPERM|EROFS): [^,]*, \w+ '([^']+)'/;
+
+/**
+ * A worker's error as the task records it: with the task's node, and a file-system refusal inside
+ * its task folder (which reaches the runner as an uncoded message) turned into STORAGE_NOT_WRITABLE
+ * naming the path. Only there: the worker writes nowhere else, and a refusal to read an input is
+ * not a folder to make writable.
+ */
+function workerError(task: ActiveTask, error: ErrorInfo): ErrorInfo {
+  const place = { nodeId: task.planned.nodeId, taskId: task.id };
+  const refusal = error.code === 'INTERNAL' ? FS_REFUSAL.exec(error.message) : null;
+  const inside = refusal && task.taskDir !== undefined ? relative(task.taskDir, refusal[2]!) : undefined;
+  if (refusal && inside !== undefined && !inside.startsWith('..') && !isAbsolute(inside)) {
+    const coded = storageNotWritable(refusal[2]!, `a file of node "${task.planned.nodeId}"`, {
+      code: refusal[1],
+    });
+    return {
+      ...serializeError(coded),
+      ...(error.stack ? { stack: error.stack } : {}),
+      details: { ...coded.details, ...place },
+    };
+  }
+  return { ...error, details: { ...place, ...error.details } };
 }

@@ -85,11 +85,18 @@ export class WorkerProcess extends Disposable {
     };
     const onStdout = (chunk: Buffer) =>
       this._onDidWriteOutput.fire({ stream: 'stdout', text: chunk.toString() });
+    // A send to (or kill of) a worker that is exiting fails asynchronously with an 'error' event;
+    // unheard, it would be an uncaught exception in the runner's process. Its exit reports it.
+    const onError = (error: Error) => {
+      this.stderrTail = (this.stderrTail + `\n[runner] ${error.message}`).slice(-STDERR_TAIL);
+    };
+    child.on('error', onError);
     child.stderr?.on('data', onStderr);
     child.stdout?.on('data', onStdout);
     this._register(
       toDisposable(() => {
         child.off('message', onMessage);
+        // 'error' stays heard after dispose: a disposed worker may still fail to take its kill.
         child.stderr?.off('data', onStderr);
         child.stdout?.off('data', onStdout);
       }),

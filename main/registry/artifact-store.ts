@@ -9,6 +9,7 @@ import { type Dirent, existsSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DistilleryError } from '../base/errors';
+import { toStorageError } from './storage-errors';
 
 /** One file of a stored directory. */
 export interface ArtifactEntry {
@@ -66,7 +67,9 @@ export class FsArtifactStore {
   /** Stores one file's content and returns its digest; storing the same content twice is one blob. */
   async putFile(srcPath: string): Promise<{ sha256: string; size: number }> {
     const tempDir = join(this.root, TEMP_DIR);
-    await mkdir(tempDir, { recursive: true });
+    await mkdir(tempDir, { recursive: true }).catch((error: unknown) => {
+      throw toStorageError(error, tempDir, 'the artifact store');
+    });
     const tempPath = join(tempDir, `${randomBytes(8).toString('hex')}-${process.pid}.tmp`);
     try {
       const written = await copyHashed(srcPath, tempPath);
@@ -111,7 +114,10 @@ export class FsArtifactStore {
       return written;
     } catch (error) {
       await rm(tempPath, { force: true });
-      throw error;
+      // A refusal to read the source file is the caller's problem, not the store's.
+      const path = (error as NodeJS.ErrnoException | null)?.path;
+      if (path !== undefined && resolve(path) === resolve(srcPath)) throw error;
+      throw toStorageError(error, this.root, 'the artifact store');
     }
   }
 

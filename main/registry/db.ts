@@ -1,12 +1,18 @@
 /**
  * Opens `registry.sqlite`: WAL (readers never block the runner's writes), foreign keys, a busy
  * timeout for the second process (CLI beside the app), then the numbered migrations.
+ *
+ * A database this process cannot write is refused before SQLite touches it: in WAL mode SQLite maps
+ * the `-shm` file into memory, and a read-only `-shm` (or database, or folder) ends either in
+ * "attempt to write a readonly database" at the first write or in a SIGBUS that kills the process
+ * with no message at all.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { DistilleryError } from '../base/errors';
 import { MIGRATIONS, type Migration } from './migrations';
+import { assertWritable, storageNotWritable, toStorageError } from './storage-errors';
 
 /** A better-sqlite3 connection opened by `openDatabase`. */
 export type Database = BetterSqlite3.Database;
@@ -24,8 +30,22 @@ export interface OpenDatabaseOptions {
  */
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Database {
   const migrations = [...(options.migrations ?? MIGRATIONS)].sort((a, b) => a.version - b.version);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new BetterSqlite3(path);
+  if (path !== ':memory:') {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw toStorageError(error, dirname(path), 'the data directory');
+    }
+    // SQLite creates and deletes -wal and -shm beside the database, so the folder must be writable too.
+    assertWritable(dirname(path), 'the folder of the registry database');
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) assertWritable(file, 'the registry database');
+  }
+  let db: Database;
+  try {
+    db = new BetterSqlite3(path);
+  } catch (error) {
+    throw readOnlyError(error, path);
+  }
   try {
     // busy_timeout first: switching to WAL needs a lock another process may briefly hold.
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
@@ -43,8 +63,16 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
     return db;
   } catch (error) {
     db.close();
-    throw error;
+    throw readOnlyError(error, path);
   }
+}
+
+/** SQLite's own read-only refusals (a file made read-only under a running process) name the file too. */
+function readOnlyError(error: unknown, path: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_READONLY'))
+    return storageNotWritable(path, 'the registry database', error, { sqlite: code });
+  return error;
 }
 
 function userVersion(db: Database): number {

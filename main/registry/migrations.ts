@@ -165,6 +165,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX version_artifacts_by_sha256 ON version_artifacts (sha256);
     `,
   },
+  {
+    version: 2,
+    name: 'one value per (task, metric, step): a resumed task re-records the steps after its checkpoint',
+    // The latest row of each (task, name, step) is the one to keep: rows arrive in execution
+    // order, so it is the value of the execution that continued.
+    sql: /* sql */ `
+      DELETE FROM metrics WHERE rowid NOT IN (
+        SELECT max(rowid) FROM metrics GROUP BY task_id, name, step
+      );
+      DROP INDEX metrics_by_task_name_step;
+      CREATE UNIQUE INDEX metrics_by_task_name_step ON metrics (task_id, name, step);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -1,6 +1,10 @@
 /** Model names, aliases and references (`name`, `name:3`, `name@alias`, version ids), and new ids. */
 import { randomBytes } from 'node:crypto';
 import { DistilleryError } from '../base/errors';
+import { isModelName, MODEL_NAME_EXPECTED } from '../pipeline/names';
+
+// The model name rule is the validator's too: declared once in main/pipeline/names.ts.
+export { isModelName };
 
 /** A model reference, parsed: `name`, `name:3` or `name@alias` (version ids are tried first). */
 export type ParsedModelRef =
@@ -8,10 +12,6 @@ export type ParsedModelRef =
   | { type: 'version'; name: string; version: number }
   | { type: 'alias'; name: string; alias: string };
 
-const NAME_SEGMENT = '[A-Za-z0-9_][A-Za-z0-9._-]*';
-const MODEL_NAME = new RegExp(`^${NAME_SEGMENT}(?:/${NAME_SEGMENT})*$`);
-const MODEL_NAME_EXPECTED = 'letters, digits, "_", ".", "-" in segments joined by "/" (no ":" or "@")';
-const MAX_NAME_LENGTH = 200;
 const ALIAS = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const MAX_ALIAS_LENGTH = 100;
 export const VERSION_NUMBER = /^[1-9][0-9]*$/;
@@ -20,7 +20,7 @@ const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /** Checks a model name; throws MODEL_REF_INVALID naming what is allowed. */
 export function validateModelName(name: string): void {
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH || !MODEL_NAME.test(name)) {
+  if (!isModelName(name)) {
     throw new DistilleryError(
       'MODEL_REF_INVALID',
       `Invalid model name ${JSON.stringify(name)}: use ${MODEL_NAME_EXPECTED}`,
@@ -80,10 +80,6 @@ export function parseModelRef(ref: string): ParsedModelRef {
   }
   if (!isModelName(ref)) throw invalid(`a version id or a model name of ${MODEL_NAME_EXPECTED}`);
   return { type: 'latest', name: ref };
-}
-
-export function isModelName(name: string): boolean {
-  return name.length > 0 && name.length <= MAX_NAME_LENGTH && MODEL_NAME.test(name);
 }
 
 /** `mv_` + 10 random base32 characters (50 bits). */

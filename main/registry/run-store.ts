@@ -2,7 +2,14 @@
  * Run and task records, their metrics and logs, in SQLite. The runner is the only writer;
  * everything else reads `RunInfo` / `TaskInfo` DTOs (mapping in run-records.ts).
  */
-import type { LogLine, MetricPointInfo, RunInfo, TaskInfo } from '../../preload/contract';
+import type {
+  ErrorInfo,
+  LogLine,
+  MetricPointInfo,
+  RunInfo,
+  RunStatus,
+  TaskInfo,
+} from '../../preload/contract';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DistilleryError, errors } from '../base/errors';
 import type { Database } from './db';
@@ -46,6 +53,9 @@ export class SqliteRunStore {
       listRuns: db.prepare<[number], RunRow>(
         'SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?',
       ),
+      unsettledRuns: db.prepare<[], RunRow>(
+        `SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at DESC, rowid DESC`,
+      ),
       insertTask: db.prepare(
         `INSERT INTO tasks (id, run_id, node_id, node_type, node_version, op, fingerprint, status, params_json,
            inputs_json, outputs_json, reused_from, attempt, task_dir, created_at)
@@ -66,9 +76,23 @@ export class SqliteRunStore {
         `SELECT task_id, role, id FROM model_versions
          WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY rowid`,
       ),
-      insertMetric: db.prepare<[string, number, number | null, string, number | null, number]>(
-        'INSERT INTO metrics (task_id, step, epoch, name, value, time) VALUES (?, ?, ?, ?, ?, ?)',
+      // One row per (task, metric, step): a later point for the same step (a resumed task
+      // re-recording the steps after its checkpoint) replaces the earlier one.
+      upsertMetric: db.prepare<[string, number, number | null, string, number | null, number]>(
+        `INSERT INTO metrics (task_id, step, epoch, name, value, time) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (task_id, name, step) DO UPDATE
+           SET epoch = excluded.epoch, value = excluded.value, time = excluded.time`,
       ),
+      // The same, but leaves a row that already holds the point alone, so a back-fill of a task
+      // whose points all arrived writes nothing.
+      backfillMetric: db.prepare<[string, number, number | null, string, number | null, number]>(
+        `INSERT INTO metrics (task_id, step, epoch, name, value, time) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (task_id, name, step) DO UPDATE
+           SET epoch = excluded.epoch, value = excluded.value, time = excluded.time
+           WHERE metrics.epoch IS NOT excluded.epoch OR metrics.value IS NOT excluded.value
+             OR metrics.time IS NOT excluded.time`,
+      ),
+      runStatus: db.prepare<[string], { status: RunStatus }>('SELECT status FROM runs WHERE id = ?'),
       metrics: db.prepare<[{ taskId: string; sinceStep: number | null; names: string | null }], MetricRow>(
         `SELECT step, epoch, name, value, time FROM metrics
          WHERE task_id = @taskId AND (@sinceStep IS NULL OR step > @sinceStep)
@@ -124,7 +148,15 @@ export class SqliteRunStore {
 
   /** Newest runs first, with their tasks. */
   listRuns(limit = 100): RunInfo[] {
-    const runs = this.statements.listRuns.all(Math.max(0, Math.floor(limit))).map(runFromRow);
+    return this.withTasks(this.statements.listRuns.all(Math.max(0, Math.floor(limit))).map(runFromRow));
+  }
+
+  /** Runs still `queued` or `running` (their runner may be gone), newest first, with their tasks. */
+  listUnsettledRuns(): RunInfo[] {
+    return this.withTasks(this.statements.unsettledRuns.all().map(runFromRow));
+  }
+
+  private withTasks(runs: RunRecord[]): RunInfo[] {
     if (runs.length === 0) return [];
     const tasks = this.taskInfos(
       this.statements.tasksOfRuns.all(JSON.stringify(runs.map((run) => run.id))).map(taskFromRow),
@@ -186,15 +218,69 @@ export class SqliteRunStore {
     return row ? taskFromRow(row) : undefined;
   }
 
-  /** Appends a batch of points in one transaction. */
+  /**
+   * Records a batch of points in one transaction. A point for a (metric, step) the task already has
+   * replaces it: the points of a resumed attempt win over those of the attempt it continues.
+   */
   appendMetrics(taskId: string, points: readonly MetricPointInfo[]): void {
     if (points.length === 0) return;
-    const insert = this.statements.insertMetric;
+    const upsert = this.statements.upsertMetric;
     this.db.transaction(() => {
       for (const point of points) {
-        insert.run(taskId, point.step, point.epoch ?? null, point.name, point.value, point.time);
+        upsert.run(taskId, point.step, point.epoch ?? null, point.name, point.value, point.time);
       }
     })();
+  }
+
+  /**
+   * Makes the task's stored points equal `points` (one per metric and step, as read back from the
+   * task folder's metrics file) wherever they differ or are missing; returns how many rows it
+   * inserted or changed. Points the store has and `points` lacks are kept.
+   */
+  backfillMetrics(taskId: string, points: readonly MetricPointInfo[]): number {
+    if (points.length === 0) return 0;
+    const backfill = this.statements.backfillMetric;
+    let changed = 0;
+    this.db.transaction(() => {
+      for (const point of points) {
+        changed += backfill.run(
+          taskId,
+          point.step,
+          point.epoch ?? null,
+          point.name,
+          Number.isNaN(point.value) ? null : point.value,
+          point.time,
+        ).changes;
+      }
+    })();
+    return changed;
+  }
+
+  /**
+   * Settles a run whose runner is gone: if it is still queued or running, it becomes `status` with
+   * `error`, and each of its queued or running tasks `status` with `taskError(task)`, in one
+   * transaction. Returns false (and changes nothing) when the run has settled meanwhile, e.g.
+   * because its runner finished it after the caller looked.
+   */
+  settleAbandonedRun(
+    runId: string,
+    status: 'failed' | 'cancelled',
+    error: ErrorInfo,
+    taskError: (task: TaskRecord) => ErrorInfo = () => error,
+  ): boolean {
+    return this.db
+      .transaction(() => {
+        const row = this.statements.runStatus.get(runId);
+        if (!row || (row.status !== 'queued' && row.status !== 'running')) return false;
+        const finishedAt = new Date().toISOString();
+        for (const task of this.tasksOfRun(runId)) {
+          if (task.status === 'queued' || task.status === 'running')
+            this.updateTask(task.id, { status, error: taskError(task), finishedAt });
+        }
+        this.updateRun(runId, { status, error, finishedAt });
+        return true;
+      })
+      .immediate();
   }
 
   /** Points ordered by step (then arrival); NaN values (stored as NULL) read back as NaN. */

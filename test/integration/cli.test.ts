@@ -2,16 +2,21 @@
  * The `distillery` CLI end to end: real subprocesses (CLI and workers), a real SQLite registry,
  * the 2,000-image MNIST pipeline of the README, and an export read back by stock tfjs over HTTP.
  */
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LineageGraph, ModelVersionInfo, RunInfo, ValidationIssue } from '../../preload/contract';
+import { readMetricsFile } from '../../main/jobs/metrics-file';
+import { openDatabase } from '../../main/registry/db';
+import { SqliteRunStore } from '../../main/registry/run-store';
 import { loadModel } from '../../main/worker/models/model-file';
 import { expectAutoBackendChoice } from '../helpers/backend-expectations';
-import { cliJson, REPO_ROOT, runCli, type CliResult } from '../helpers/cli';
+import { cliJson, REPO_ROOT, runCli, startServe, type CliResult } from '../helpers/cli';
 import { makeTempDir } from '../helpers/tmp';
 
 const PIPELINE = join(REPO_ROOT, 'resources/pipelines/mnist-mlp.distillery.json');
@@ -56,12 +61,10 @@ describe('distillery CLI', () => {
     const fit = run.tasks.find((t) => t.nodeId === 'fit')!;
     expect(Object.keys(fit.models)).toEqual(['model']);
     // Metrics were streamed per step and per epoch and are also in the task directory.
-    const lines = readFileSync(join(fit.taskDir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { name: string });
-    expect(lines.filter((p) => p.name === 'loss').length).toBe(3 * Math.ceil(2000 / 64));
-    expect(lines.filter((p) => p.name === 'epoch_loss').length).toBe(3);
+    const file = readMetricsFile(join(fit.taskDir, 'metrics.jsonl'));
+    expect(file).toMatchObject({ superseded: 0, unreadable: 0 });
+    expect(file.points.filter((p) => p.name === 'loss').length).toBe(3 * Math.ceil(2000 / 64));
+    expect(file.points.filter((p) => p.name === 'epoch_loss').length).toBe(3);
   });
 
   it('registers every model with lineage, metrics and backend', async () => {
@@ -271,4 +274,120 @@ describe('distillery CLI', () => {
       'fit,96,3,epoch_loss',
     ]);
   });
+});
+
+describe('the process guard of the CLI and serve', () => {
+  const tmp = makeTempDir();
+  afterAll(() => tmp.cleanup());
+  const url = (path: string) => JSON.stringify(pathToFileURL(join(REPO_ROOT, path)).href);
+  // Plants an error no code handles on each SIGUSR2 the test sends to the CLI process.
+  const planted = {
+    NODE_OPTIONS: `--import ${pathToFileURL(join(REPO_ROOT, 'test/helpers/unhandled-on-signal.mjs')).href}`,
+  };
+
+  it('records an unhandled rejection, an uncaught exception and onUnexpectedError with their stacks; the process goes on', async () => {
+    const script = `
+      import { installProcessGuard } from ${url('main/app/process-guard.ts')};
+      import { onUnexpectedError } from ${url('main/base/unexpected-error.ts')};
+      installProcessGuard();
+      void Promise.reject(new Error('rejected with no handler'));
+      setTimeout(() => { throw new Error('thrown from a timer'); }, 10);
+      setTimeout(() => {
+        onUnexpectedError(new Error('reported by a listener'));
+        process.stdout.write('still running\\n');
+      }, 50);`;
+    const run = (source: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
+          cwd: REPO_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const guarded = await run(script);
+    expect(guarded.code, guarded.stderr).toBe(0);
+    expect(guarded.stdout).toBe('still running\n');
+    for (const [origin, message] of [
+      ['unhandledRejection', 'rejected with no handler'],
+      ['uncaughtException', 'thrown from a timer'],
+      ['unexpectedError', 'reported by a listener'],
+    ]) {
+      expect(guarded.stderr).toMatch(
+        new RegExp(`unexpected error \\(${origin}\\)[^\\n]*\\nError: ${message}\\n\\s+at `),
+      );
+    }
+    // Without the guard, the first of them ends the process: what the CLI and serve did before.
+    const unguarded = await run(script.replace('installProcessGuard();', ''));
+    expect(unguarded.code).not.toBe(0);
+    expect(unguarded.stdout).toBe('');
+  });
+
+  it('`distillery run` records a planted unhandled rejection and exception in stderr and the run log, and finishes the run', async () => {
+    const dataDir = join(tmp.dir, 'run');
+    let runId = '';
+    let signals = 0;
+    let cli: ReturnType<typeof runCli> | undefined;
+    const result = (cli = runCli(['run', PIPELINE], {
+      dataDir,
+      env: planted,
+      onStderr: (text) => {
+        runId ||= /Run (\S+) \(/.exec(text)?.[1] ?? '';
+        // Once the run is under way (its first task reported), plant both errors, one at a time.
+        if (runId && signals < 2 && /\[data\]|unexpected error \(unhandledRejection\)/.test(text)) {
+          signals += 1;
+          process.kill(cli!.pid()!, 'SIGUSR2');
+        }
+      },
+    }));
+    const ended = await result;
+    expect(signals).toBe(2);
+    expect(ended.code, ended.stderr).toBe(0);
+    expect(ended.stderr).toMatch(
+      /unexpected error \(unhandledRejection\)[^\n]*\nError: planted rejection\n\s+at /,
+    );
+    expect(ended.stderr).toMatch(
+      /unexpected error \(uncaughtException\)[^\n]*\nError: planted exception\n\s+at /,
+    );
+    const db = openDatabase(join(dataDir, 'registry.sqlite'));
+    try {
+      const runs = new SqliteRunStore(db);
+      const run = runs.getRun(runId);
+      expect(run.status).toBe('done');
+      const logged = run.tasks.flatMap((t) => runs.getLogs(t.id)).filter((line) => line.level === 'error');
+      expect(logged.map((line) => /planted (rejection|exception)/.exec(line.message)?.[0])).toEqual(
+        expect.arrayContaining(['planted rejection', 'planted exception']),
+      );
+    } finally {
+      db.close();
+    }
+  }, 120_000);
+
+  it('`distillery serve` records a planted unhandled rejection and keeps serving', async () => {
+    const serve = await startServe(join(tmp.dir, 'serve'), { env: planted });
+    try {
+      const recorded = new Promise<void>((resolve) =>
+        serve.child.stderr!.on('data', () => {
+          if (/planted rejection\n\s+at /.test(serve.stderr())) resolve();
+        }),
+      );
+      serve.child.kill('SIGUSR2');
+      await Promise.race([
+        recorded,
+        serve.exited.then(() => Promise.reject(new Error(`serve exited:\n${serve.stderr()}`))),
+      ]);
+      const res = await fetch(`${serve.origin}/api/catalog.list`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${serve.token}` },
+        body: '{}',
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      serve.child.kill('SIGTERM');
+    }
+    expect((await serve.exited).code).toBe(0);
+  }, 60_000);
 });

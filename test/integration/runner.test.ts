@@ -3,12 +3,20 @@
  * that learns on wasm, cancel → resume ending with the same weights as an uninterrupted run, a
  * crashed worker keeping its metrics, and failures cascading to downstream tasks.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PipelineDoc, RunInfo, TaskInfo } from '../../preload/contract';
+import type { Answer, MetricPointInfo, PipelineDoc, RunInfo, TaskInfo } from '../../preload/contract';
+import { createHandlers } from '../../main/api/handlers';
 import { createApp, type DistilleryApp } from '../../main/app/app';
+import { installProcessGuard } from '../../main/app/process-guard';
 import { waitFor } from '../../main/base/event';
+import { onUnexpectedError } from '../../main/base/unexpected-error';
+import { EventFanout } from '../../main/jobs/event-fanout';
+import { readMetricsFile } from '../../main/jobs/metrics-file';
+import { ServeServer } from '../../main/serve/server';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
 
@@ -153,9 +161,9 @@ describe('runner with real workers', () => {
     const weightsA = readFileSync(join(task(reference, 'fit').taskDir, 'model', 'weights.bin'));
     const weightsB = readFileSync(join(task(resumed, 'fit').taskDir, 'model', 'weights.bin'));
     expect(weightsB.equals(weightsA)).toBe(true);
-    // Metrics of both attempts are kept: one loss per step of the whole run.
+    // One loss per step of the whole run: the steps the resumed attempt recorded again are not doubled.
     const losses = app.runs.getMetrics(fitId, { names: ['loss'] });
-    expect(new Set(losses.map((p) => p.step)).size).toBe(3 * 20);
+    expect(losses.map((p) => p.step)).toEqual(Array.from({ length: 3 * 20 }, (_, i) => i + 1));
   }, 180_000);
 
   it('a crashed worker fails its task with the cause and keeps every metric received', async () => {
@@ -181,10 +189,15 @@ describe('runner with real workers', () => {
     expect(fit.error).toMatchObject({ code: 'WORKER_CRASHED', details: { signal: 'SIGKILL' } });
     expect(task(run, 'score')).toMatchObject({ status: 'skipped', error: { code: 'UPSTREAM_FAILED' } });
     expect(run.error?.code).toBe('WORKER_CRASHED');
+    // Every point received live is stored, and so is every point the worker wrote but never sent:
+    // settling the task back-fills its store from the metrics file.
     const stored = app.runs.getMetrics(fitId);
-    expect(stored.length).toBe(received);
-    const onDisk = readFileSync(join(fit.taskDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
-    expect(onDisk.length).toBeGreaterThanOrEqual(received);
+    expect(stored.length).toBeGreaterThanOrEqual(received);
+    const onDisk = readMetricsFile(join(fit.taskDir, 'metrics.jsonl'));
+    expect(onDisk.unreadable).toBe(0);
+    const byKey = (points: MetricPointInfo[]) =>
+      [...points].sort((a, b) => a.step - b.step || a.name.localeCompare(b.name));
+    expect(byKey(stored)).toEqual(byKey(onDisk.points));
   }, 120_000);
 
   it('disposing the runner while a worker is still starting leaves no worker running', async () => {
@@ -223,4 +236,208 @@ describe('runner with real workers', () => {
     expect(task(run, 'net').status).toBe('skipped');
     expect(existsSync(join(tmp.dir, 'runs', run.id, 'runner.pid'))).toBe(false);
   }, 60_000);
+});
+
+describe('a failing task never takes the process down', () => {
+  ensureNoLeaks();
+  let tmp: ReturnType<typeof makeTempDir>;
+  let app: DistilleryApp;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+  beforeEach(() => {
+    tmp = makeTempDir();
+    app = createApp({ dataDir: tmp.dir, concurrency: 2, cancelGraceMs: 3000 });
+    unhandled.length = 0;
+    process.on('unhandledRejection', onUnhandled);
+  });
+
+  afterEach(() => {
+    process.off('unhandledRejection', onUnhandled);
+    app.dispose();
+    tmp.cleanup();
+  });
+
+  it('a model the registry refuses fails its task with a coded error; the server and an unrelated run go on', async () => {
+    // "clash/net" already holds a diffusion model, so the classifier the `net` node of a pipeline
+    // named "clash" produces is refused at registration, after its worker has finished.
+    const files = join(tmp.dir, 'diffusion-model');
+    mkdirSync(files);
+    writeFileSync(join(files, 'model.json'), '{}');
+    await app.registry.registerVersion({
+      name: 'clash/net',
+      kind: 'diffusion',
+      framework: 'tfjs-layers',
+      backend: 'wasm',
+      runId: null,
+      taskId: null,
+      nodeType: 'model.unet',
+      artifactDir: files,
+      paramCount: 1,
+      nonZeroParams: 1,
+      sizeBytes: 2,
+      params: {},
+      meta: {},
+      parents: [],
+    });
+    const fanout = new EventFanout(app.runner);
+    const server = await ServeServer.start(createHandlers(app), fanout, {
+      port: 0,
+      host: '127.0.0.1',
+      token: 'a'.repeat(64),
+      staticDir: tmp.dir,
+      fileRoots: [app.layout.runs],
+    });
+    try {
+      const call = async <T>(
+        method: string,
+        params: unknown,
+      ): Promise<{ status: number; answer: Answer<T> }> => {
+        const res = await fetch(`http://127.0.0.1:${server.port}/api/${method}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${'a'.repeat(64)}` },
+          body: JSON.stringify(params),
+        });
+        return { status: res.status, answer: (await res.json()) as Answer<T> };
+      };
+      const unrelated = await call<RunInfo>('runs.start', {
+        doc: mnistPipeline('unrelated', { epochs: 2, batchSize: 32 }),
+      });
+      const clash = await call<RunInfo>('runs.start', {
+        doc: {
+          format: 1,
+          name: 'clash',
+          seed: 1,
+          nodes: [
+            { id: 'data', type: 'dataset.mnist', params: { trainLimit: 200, testLimit: 100 } },
+            { id: 'net', type: 'model.mlp', params: { hidden: [16] } },
+          ],
+          edges: [{ from: 'data.dataset', to: 'net.dataset' }],
+        },
+      });
+      expect(unrelated.status).toBe(200);
+      expect(clash.status).toBe(200);
+      if (!unrelated.answer.ok || !clash.answer.ok) throw new Error('runs.start refused a valid pipeline');
+
+      const failed = await app.runner.waitForRun(clash.answer.result.id);
+      expect(failed.status).toBe('failed');
+      const net = task(failed, 'net');
+      expect(net.status).toBe('failed');
+      expect(net.error).toMatchObject({
+        code: 'MODEL_INVALID',
+        details: { nodeId: 'net', taskId: net.id, port: 'model' },
+      });
+      expect(net.error?.message).toMatch(
+        /^Node "net": its model \(output "model"\) could not be registered as "clash\/net"/,
+      );
+      expect(failed.error?.code).toBe('MODEL_INVALID');
+
+      // The server still answers, and the unrelated run finishes with its models registered.
+      const listed = await call<RunInfo[]>('runs.list', {});
+      expect(listed.status).toBe(200);
+      const finished = await app.runner.waitForRun(unrelated.answer.result.id);
+      expect(finished.status, JSON.stringify(finished.error)).toBe('done');
+      expect(app.registry.list({ name: 'unrelated/fit' })).toHaveLength(1);
+      expect(unhandled).toEqual([]);
+    } finally {
+      server.dispose();
+      fanout.dispose();
+    }
+  }, 180_000);
+
+  it('an error with no caller goes to the process guard, which logs it into the active run; the run goes on', async () => {
+    const written: string[] = [];
+    const guard = installProcessGuard({ write: (text) => written.push(text) });
+    const recording = guard.recordInto(app.runner);
+    try {
+      const started = app.runner.start(mnistPipeline('guarded', { epochs: 3, batchSize: 32 }));
+      const fitId = `${started.id}-fit`;
+      await waitFor(app.runner.onDidMetrics, (batch) => batch.taskId === fitId);
+      onUnexpectedError(new Error('a listener exploded'));
+      expect(guard.reported).toBe(1);
+      expect(written.join('')).toMatch(/unexpected error \(unexpectedError\)[^]*a listener exploded\n\s+at /);
+      const logged = app.runs.getLogs(fitId).filter((line) => line.level === 'error');
+      expect(logged).toHaveLength(1);
+      expect(logged[0]!.message).toMatch(/a listener exploded\n\s+at /);
+      const run = await app.runner.waitForRun(started.id);
+      expect(run.status).toBe('done');
+    } finally {
+      recording.dispose();
+      guard.dispose();
+    }
+  }, 120_000);
+
+  it('settles runs whose owner is gone (pid reused, pid dead, lease expired) and leaves a live one alone', async () => {
+    const handlers = createHandlers(app);
+    const doc: PipelineDoc = {
+      format: 1,
+      name: 'owners',
+      seed: 1,
+      nodes: [{ id: 'data', type: 'dataset.mnist', params: { trainLimit: 100, testLimit: 50 } }],
+      edges: [],
+    };
+    const runsDir = app.layout.runs;
+    /** A run recorded as running, its owner file holding `owner`. */
+    const fake = (id: string, owner: Record<string, unknown>, touched = new Date()): void => {
+      app.runs.createRun({
+        id,
+        name: 'owners',
+        seed: 1,
+        pipeline: doc,
+        pipelineFile: null,
+        status: 'running',
+      });
+      app.runs.createTask({
+        id: `${id}-data`,
+        runId: id,
+        nodeId: 'data',
+        nodeType: 'dataset.mnist',
+        nodeVersion: 1,
+        op: 'dataset.mnist',
+        fingerprint: `fp-${id}`,
+        params: {},
+        taskDir: join(runsDir, id, 'data'),
+        status: 'running',
+      });
+      mkdirSync(join(runsDir, id), { recursive: true });
+      const file = join(runsDir, id, 'runner.pid');
+      writeFileSync(file, JSON.stringify(owner));
+      utimesSync(file, touched, touched);
+    };
+    const exited = spawnSync(process.execPath, ['-e', '']).pid;
+    const host = hostname();
+    // pid 1 is alive, but it is not the process that wrote this file: its start time differs.
+    fake('r-reused', { pid: 1, startTime: '1', host, token: 'reused' });
+    fake('r-dead', { pid: exited, startTime: '1', host, token: 'dead' });
+    const minuteAgo = new Date(Date.now() - 60_000);
+    fake('r-lease-expired', { pid: 1, host: 'another-host', token: 'expired' }, minuteAgo);
+    fake('r-lease-fresh', { pid: 1, host: 'another-host', token: 'fresh' });
+
+    const live = app.runner.start(mnistPipeline('live', { epochs: 20 }));
+    await waitFor(app.runner.onDidChangeTask, (t) => t.id === `${live.id}-fit` && t.status === 'running');
+
+    const byId = new Map((await handlers['runs.list']({})).map((run) => [run.id, run]));
+    for (const id of ['r-reused', 'r-dead', 'r-lease-expired']) {
+      expect(byId.get(id), id).toMatchObject({ status: 'failed', error: { code: 'RUN_INTERRUPTED' } });
+      expect(task(byId.get(id)!, 'data'), id).toMatchObject({
+        status: 'failed',
+        error: { code: 'RUN_INTERRUPTED', details: { nodeId: 'data' } },
+      });
+      expect(existsSync(join(runsDir, id, 'runner.pid')), id).toBe(false);
+    }
+    expect(byId.get('r-lease-fresh')?.status).toBe('running');
+    expect(byId.get(live.id)?.status).toBe('running');
+    // A second runner in this process (another app on the same folder) leaves the live run alone too.
+    const other = createApp({ dataDir: tmp.dir, concurrency: 1 });
+    try {
+      expect(other.runs.getRun(live.id).status).toBe('running');
+    } finally {
+      other.dispose();
+    }
+    app.runner.cancel(live.id);
+    expect((await app.runner.waitForRun(live.id)).status).toBe('cancelled');
+    // An interrupted run resumes like a failed one.
+    app.runner.resume('r-dead');
+    expect((await app.runner.waitForRun('r-dead')).status).toBe('done');
+  }, 120_000);
 });
