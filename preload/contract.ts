@@ -63,6 +63,13 @@ export interface PortSpecInfo {
   help?: string;
   /** An optional input may stay unconnected. */
   optional?: boolean;
+  /**
+   * An input that takes many links (e.g. merge's `models`): the op receives them as a list, in the
+   * order of the pipeline's edges.
+   */
+  multiple?: true;
+  /** The fewest links a `multiple` input takes once it is connected at all. */
+  minLinks?: number;
 }
 
 /** One parameter of a node type as data: its kind, default, bounds and help, for the inspector. */
@@ -106,7 +113,7 @@ export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export type TaskStatus = 'queued' | 'running' | 'done' | 'reused' | 'failed' | 'cancelled' | 'skipped';
 
 /** The tfjs backends a worker can run on, fastest first. */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 /**
  * Which tfjs backend a worker runs on and why it did not get a faster one: what the worker reports
@@ -412,21 +419,13 @@ export type Answer<T> = { ok: true; result: T } | { ok: false; error: ErrorInfo 
 // ---------------------------------------------------------------------------------------------
 // Schemas, tied to RequestMap
 
-const pipelineDocSchema = z.object({
-  format: z.literal(1),
-  name: z.string(),
-  seed: z.number(),
-  description: z.string().optional(),
-  nodes: z.array(
-    z.object({
-      id: z.string(),
-      type: z.string(),
-      params: z.record(z.unknown()),
-      ui: z.object({ x: z.number(), y: z.number() }).optional(),
-    }),
-  ),
-  edges: z.array(z.object({ from: z.string(), to: z.string() })),
-});
+/**
+ * A pipeline document as `runs.start` and `pipelines.save` receive it: any value, required. Its
+ * shape is the validator's to check (main/pipeline/validate.ts), which names every problem as
+ * `distillery validate` does for a file; a zod shape here would drop unknown fields and pass
+ * non-finite numbers before the validator could name them.
+ */
+const pipelineDocSchema = z.custom<PipelineDoc>((value) => value !== undefined, { message: 'Required' });
 
 const id = z.string().min(1).max(200);
 

@@ -22,6 +22,7 @@ import { DistilleryError, serializeError } from '../base/errors';
 import type { DistilleryApp } from '../app/app';
 import { appRoot } from '../app/paths';
 import { getExporter, listExporters } from '../export/exporter';
+import { lineageSummary } from '../export/lineage-summary';
 import { productVersion } from '../export/producer';
 import type { NodeCatalog } from '../nodes/catalog';
 import { migrate, parseJson, PIPELINE_FILE_SUFFIX, serializePipeline } from '../pipeline/pipeline-file';
@@ -40,7 +41,29 @@ const STRUCTURAL = new Set([
   'PIPELINE_FORMAT_UNSUPPORTED',
   'EDGE_ENDPOINT_INVALID',
   'DUPLICATE_NODE_ID',
+  'PIPELINE_TOO_LARGE',
+  'PIPELINE_TOO_DEEP',
+  // JSON cannot hold it: saved, it would become null and the document another one.
+  'NUMBER_NOT_FINITE',
 ]);
+
+/** Validates a document; throws when it is unusable as a document at all (see STRUCTURAL). */
+function usableDocument(
+  catalog: NodeCatalog,
+  doc: unknown,
+  path: string,
+): { doc: PipelineDoc; issues: ValidationIssue[] } {
+  const { issues } = validatePipeline(doc, catalog, path);
+  const structural = issues.filter((issue) => STRUCTURAL.has(issue.code));
+  if (structural.length > 0) {
+    throw new DistilleryError(
+      structural[0]!.code as 'PIPELINE_SCHEMA',
+      `${path}: not a usable pipeline file:\n${structural.map((issue) => `  - ${issue.message}`).join('\n')}`,
+      { file: path, issues: structural },
+    );
+  }
+  return { doc: doc as PipelineDoc, issues };
+}
 
 function readPipelineFile(
   catalog: NodeCatalog,
@@ -56,17 +79,7 @@ function readPipelineFile(
       { file: path },
     );
   }
-  const doc = migrate(parseJson(text, path));
-  const { issues } = validatePipeline(doc, catalog, path);
-  const structural = issues.filter((issue) => STRUCTURAL.has(issue.code));
-  if (structural.length > 0) {
-    throw new DistilleryError(
-      structural[0]!.code as 'PIPELINE_SCHEMA',
-      `${path}: not a usable pipeline file:\n${structural.map((issue) => `  - ${issue.message}`).join('\n')}`,
-      { file: path, issues: structural },
-    );
-  }
-  return { doc: doc as PipelineDoc, issues };
+  return usableDocument(catalog, migrate(parseJson(text, path)), path);
 }
 
 export function listSamples(catalog: NodeCatalog): SampleEntry[] {
@@ -97,8 +110,10 @@ export function createDocumentHandlers(catalog: NodeCatalog): Pick<Handlers, Doc
     'pipelines.load': async ({ path }) => readPipelineFile(catalog, path),
     'pipelines.save': async ({ path, doc }) => {
       const target = path.endsWith('.json') ? path : `${path}${PIPELINE_FILE_SUFFIX}`;
+      // Refused before writing what `pipelines.load` would refuse to read back; an unfinished graph is saved.
+      const usable = usableDocument(catalog, migrate(doc), target).doc;
       const temp = `${target}.${process.pid}.tmp`;
-      writeFileSync(temp, serializePipeline(doc));
+      writeFileSync(temp, serializePipeline(usable));
       renameSync(temp, target);
       return { path: target };
     },
@@ -110,10 +125,14 @@ export function createHandlers(app: DistilleryApp): Handlers {
   return {
     ...createDocumentHandlers(app.catalog),
     'runs.start': async ({ doc, force, pipelineFile }) =>
-      app.runner.start(doc, { force: force ?? false, pipelineFile: pipelineFile ?? null }),
+      app.runner.start(migrate(doc), { force: force ?? false, pipelineFile: pipelineFile ?? null }),
     'runs.cancel': async ({ runId }) => app.runner.cancel(runId),
     'runs.resume': async ({ runId }) => app.runner.resume(runId),
-    'runs.list': async ({ limit }) => app.runs.listRuns(limit ?? 100),
+    'runs.list': async ({ limit }) => {
+      // A run whose runner died since the data directory was opened is shown as interrupted.
+      app.runner.settleAbandonedRuns();
+      return app.runs.listRuns(limit ?? 100);
+    },
     'runs.get': async ({ runId }) => app.runs.getRun(runId),
     'runs.metrics': async ({ taskId, names, sinceStep }) =>
       app.runs.getMetrics(taskId, {
@@ -155,7 +174,10 @@ async function exportModel(
   const staging = mkdtempSync(join(tmpdir(), 'distillery-export-'));
   try {
     await app.registry.materialize(version.id, staging);
-    return await exporter.export(staging, outDir, {});
+    // Formats with a description field (ONNX doc_string) record where the version came from.
+    return await exporter.export(staging, outDir, {
+      lineage: lineageSummary(app.registry.lineage(version.id)),
+    });
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

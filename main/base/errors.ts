@@ -70,6 +70,15 @@ export const ERROR_CODES = [
   'SWEEP_OBJECTIVE',
   'SWEEP_SCHEDULER',
   'SWEEP_NO_VALIDATION',
+  // cluster: where a task runs (executors), SLURM, and the event files a runner follows
+  'SLURM_UNAVAILABLE',
+  'SLURM_OPTION_INVALID',
+  'SLURM_SUBMIT_FAILED',
+  'SLURM_COMMAND_FAILED',
+  'SLURM_JOB_NOT_FOUND',
+  'SLURM_JOB_NEVER_STARTED',
+  'SLURM_JOB_FAILED',
+  'EVENTS_FILE_INVALID',
   // transports
   'INVALID_REQUEST',
   'UNAUTHORIZED',

@@ -1,20 +1,37 @@
 /**
- * Validation of a pipeline document: its shape, its nodes and params, and its graph. Returns every
- * issue found, never only the first, each naming the node, port or param and a JSON pointer.
+ * Validation of a pipeline document: its shape, its nodes and params, its graph, and every name a
+ * run of it will register. Returns every issue found, never only the first, each naming the node,
+ * port or param and a JSON pointer. A document it accepts plans and runs without meeting a limit
+ * that a later stage enforces.
+ *
+ * The cost is linear in the document, and the document is bounded (limits.ts): every lookup is by
+ * Map or own property, every message quotes a bounded preview and lists a bounded number of
+ * candidates, and past `limits.issues` issues are only counted.
  */
 import type { PipelineDoc, ValidationIssue } from '../../preload/contract';
 import type { NodeCatalog } from '../nodes/catalog';
 import type { NodeParams, NodeSpec } from '../nodes/define';
 import {
   describeNodeIdRule,
-  findCycle,
+  findCycleNumbered,
   isNodeId,
+  orderNumbered,
   parseEndpoint,
   portsCompatible,
-  topologicalOrder,
   type Endpoint,
 } from './graph';
-import { resolveParams } from './params';
+import { countIssues, PIPELINE_LIMITS, scanDocument, type PipelineLimits } from './limits';
+import {
+  isModelName,
+  MODEL_NAME_EXPECTED,
+  MODEL_NAME_MAX_LENGTH,
+  modelNameFor,
+  PIPELINE_NAME_EXPECTED,
+  PIPELINE_NAME_MAX_LENGTH,
+  PIPELINE_NAME_PATTERN,
+} from './names';
+import { copyParams, resolveParams } from './params';
+import { LISTED_ITEMS, pointerSegment, preview } from './preview';
 
 export const PIPELINE_FORMAT = 1;
 
@@ -46,6 +63,7 @@ export interface ValidationResult {
 const TOP_FIELDS = ['format', 'name', 'seed', 'description', 'nodes', 'edges'];
 const NODE_FIELDS = ['id', 'type', 'params', 'ui'];
 const EDGE_FIELDS = ['from', 'to'];
+const UI_FIELDS = ['x', 'y'];
 
 type Json = Record<string, unknown>;
 
@@ -53,28 +71,99 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A field of a document object, read only when the object has it as its own property: every
+ * object inherits `constructor` and `toString`, and neither is a field of a pipeline.
+ */
+function field(object: Json, name: string): unknown {
+  return Object.hasOwn(object, name) ? object[name] : undefined;
+}
+
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${preview(value)}`;
+}
+
+/** Whether a node registers what it makes: a run names each such model after the node. */
+function registersModels(spec: NodeSpec): boolean {
+  return Object.values(spec.outputs).some((port) => port.type === 'model' || port.type === 'diffusion-model');
+}
+
+/** A closed path a → b → … → a, with at most {@link LISTED_ITEMS} of its nodes written out. */
+function describeCycle(cycle: readonly string[]): string {
+  const nodes = cycle.length - 1;
+  if (nodes <= LISTED_ITEMS) return cycle.join(' → ');
+  return `${cycle.slice(0, LISTED_ITEMS).join(' → ')} → … (${nodes - LISTED_ITEMS - 1} more) → ${cycle[nodes - 1]!} → ${cycle[0]!}`;
+}
+
+/** Codes that complain about a value's type: said already when the value is a non-finite number. */
+const VALUE_TYPE_CODES = new Set(['PIPELINE_SCHEMA', 'PARAM_TYPE']);
+
+/** An issue, or what builds it: built only while the list has room. */
+type IssueSource = ValidationIssue | (() => ValidationIssue);
+
+function schemaIssue(
+  pointer: string,
+  expected: string,
+  received: unknown,
+  message: string,
+  extra: Partial<ValidationIssue> = {},
+): ValidationIssue {
+  return { code: 'PIPELINE_SCHEMA', pointer, expected, received, message, ...extra };
 }
 
 class IssueList {
-  readonly items: ValidationIssue[] = [];
-  constructor(private readonly file: string | undefined) {}
+  private readonly items: ValidationIssue[] = [];
+  private omitted = 0;
+  /** Set when checks were skipped because the list was full: the count is then a lower bound. */
+  partial = false;
+  /** Pointers of the non-finite numbers reported, so that no second issue repeats one. */
+  private readonly nonFinite = new Set<string>();
 
-  add(item: ValidationIssue): void {
+  constructor(
+    private readonly file: string | undefined,
+    private readonly max: number,
+  ) {}
+
+  /** Issues found, listed or not. */
+  get size(): number {
+    return this.items.length + this.omitted;
+  }
+
+  /** Whether the list is full: from then on issues are counted, never built. */
+  get full(): boolean {
+    return this.items.length >= this.max;
+  }
+
+  add(source: IssueSource): void {
+    if (this.full) {
+      this.omitted++;
+      return;
+    }
+    const item = typeof source === 'function' ? source() : source;
+    if (item.pointer !== undefined) {
+      if (item.code === 'NUMBER_NOT_FINITE') this.nonFinite.add(item.pointer);
+      else if (VALUE_TYPE_CODES.has(item.code) && this.nonFinite.has(item.pointer)) return;
+    }
     this.items.push(this.file ? { ...item, file: this.file } : item);
   }
 
-  schema(
-    pointer: string,
-    expected: string,
-    received: unknown,
-    message: string,
-    extra: Partial<ValidationIssue> = {},
-  ): void {
-    this.add({ code: 'PIPELINE_SCHEMA', pointer, expected, received, message, ...extra });
+  /** Counts issues found but not built (the document scan stops building them past the cap). */
+  skip(count: number): void {
+    this.omitted += count;
+  }
+
+  /** The listed issues, and one last issue counting the others when there were too many. */
+  list(): ValidationIssue[] {
+    if (this.omitted === 0) return this.items;
+    const summary: ValidationIssue = {
+      code: 'ISSUES_TRUNCATED',
+      expected: `at most ${this.max} issues listed`,
+      received: this.size,
+      message: `Only the first ${this.max} issues are listed; ${this.omitted} more ${this.omitted === 1 ? 'was' : 'were'} found${this.partial ? ', and the params of the nodes after that were not checked' : ''}`,
+    };
+    return [...this.items, this.file ? { ...summary, file: this.file } : summary];
   }
 
   unknownFields(
@@ -86,318 +175,455 @@ class IssueList {
   ): void {
     for (const key of Object.keys(value)) {
       if (!allowed.includes(key)) {
-        this.add({
+        this.add(() => ({
           code: 'UNKNOWN_FIELD',
-          pointer: `${pointer}/${key}`,
+          pointer: `${pointer}/${pointerSegment(key)}`,
           expected: `one of ${allowed.join(', ')}`,
           received: key,
-          message: `${where}: unknown field "${key}"`,
+          message: `${where}: unknown field ${preview(key)}`,
           ...extra,
-        });
+        }));
       }
     }
   }
 }
 
-/** Validates a parsed document against the catalog. `file` is added to every issue. */
-export function validatePipeline(doc: unknown, catalog: NodeCatalog, file?: string): ValidationResult {
-  const issues = new IssueList(file);
-  if (!isObject(doc)) {
-    issues.schema('', 'a JSON object', kindOf(doc), `A pipeline must be a JSON object, got ${kindOf(doc)}`);
-    return { issues: issues.items };
+const NODE_POINTER = /^\/nodes\/(\d+)(?:\/|$)/;
+
+/** Adds the node id to an issue of the document scan that points into a node with a valid id. */
+function withNodeId(issue: ValidationIssue, doc: unknown): ValidationIssue {
+  const match = issue.pointer === undefined ? null : NODE_POINTER.exec(issue.pointer);
+  if (!match || !isObject(doc)) return issue;
+  const nodes = field(doc, 'nodes');
+  const node = Array.isArray(nodes) ? (nodes[Number(match[1])] as unknown) : undefined;
+  const id = isObject(node) ? field(node, 'id') : undefined;
+  return isNodeId(id) ? { ...issue, nodeId: id } : issue;
+}
+
+interface NodeEntry {
+  id: string;
+  /** Its place in the document's `nodes`. */
+  index: number;
+  /** Its number in the graph: 0 … n − 1, in document order of the nodes kept. */
+  number: number;
+  spec?: NodeSpec;
+  params: NodeParams;
+  explicit: Record<string, unknown>;
+  /** Input port → the upstream output connected to it. */
+  inputs: Record<string, Endpoint>;
+}
+
+/**
+ * Validates a parsed document against the catalog. `file` is added to every issue. `limits`
+ * defaults to {@link PIPELINE_LIMITS}.
+ */
+export function validatePipeline(
+  doc: unknown,
+  catalog: NodeCatalog,
+  file?: string,
+  limits: PipelineLimits = PIPELINE_LIMITS,
+): ValidationResult {
+  const issues = new IssueList(file, limits.issues);
+  // Counts first: they cost nothing and bound everything below.
+  if (isObject(doc)) {
+    const counted = countIssues(doc, limits);
+    for (const item of counted) issues.add(item);
+    if (counted.length > 0) return { issues: issues.list() };
   }
-  if (doc.format !== PIPELINE_FORMAT) {
-    issues.add({
+  const scan = scanDocument(doc, limits);
+  for (const item of scan.issues) issues.add(withNodeId(item, doc));
+  issues.skip(scan.omitted);
+  if (scan.fatal) return { issues: issues.list() };
+
+  if (!isObject(doc)) {
+    issues.add(() =>
+      schemaIssue('', 'a JSON object', kindOf(doc), `A pipeline must be a JSON object, got ${kindOf(doc)}`),
+    );
+    return { issues: issues.list() };
+  }
+  const format = field(doc, 'format');
+  if (format !== PIPELINE_FORMAT) {
+    issues.add(() => ({
       code: 'PIPELINE_FORMAT_UNSUPPORTED',
       pointer: '/format',
       expected: `format ${PIPELINE_FORMAT}`,
-      received: doc.format,
+      received: format,
       message:
-        typeof doc.format === 'number' && doc.format > PIPELINE_FORMAT
-          ? `This pipeline was written by a newer Distillery (format ${doc.format}); this version reads format ${PIPELINE_FORMAT}`
-          : `"format" must be ${PIPELINE_FORMAT}, got ${JSON.stringify(doc.format)}`,
-    });
-    return { issues: issues.items };
+        typeof format === 'number' && format > PIPELINE_FORMAT
+          ? `This pipeline was written by a newer Distillery (format ${format}); this version reads format ${PIPELINE_FORMAT}`
+          : `"format" must be ${PIPELINE_FORMAT}, got ${preview(format)}`,
+    }));
+    return { issues: issues.list() };
   }
   issues.unknownFields(doc, TOP_FIELDS, '', 'Pipeline');
-  if (typeof doc.name !== 'string' || doc.name.trim() === '') {
-    issues.schema('/name', 'a non-empty string', doc.name, '"name" must be a non-empty string');
-  } else if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(doc.name)) {
-    issues.schema(
-      '/name',
-      'letters, digits, "_", "." or "-", starting with a letter or digit',
-      doc.name,
-      `"name" may hold only letters, digits, "_", "." and "-", got ${JSON.stringify(doc.name)}`,
+  const name = field(doc, 'name');
+  /** The name when it is valid: the first half of every model name a run registers. */
+  let pipelineName: string | undefined;
+  if (typeof name !== 'string' || name.trim() === '') {
+    issues.add(() => schemaIssue('/name', 'a non-empty string', name, '"name" must be a non-empty string'));
+  } else if (name.length > PIPELINE_NAME_MAX_LENGTH) {
+    issues.add(() =>
+      schemaIssue(
+        '/name',
+        PIPELINE_NAME_EXPECTED,
+        name,
+        `"name" may be at most ${PIPELINE_NAME_MAX_LENGTH} characters (a run registers its models as "<name>/<node id>", at most ${MODEL_NAME_MAX_LENGTH} characters), got ${name.length}`,
+      ),
+    );
+  } else if (!PIPELINE_NAME_PATTERN.test(name)) {
+    issues.add(() =>
+      schemaIssue(
+        '/name',
+        PIPELINE_NAME_EXPECTED,
+        name,
+        `"name" may hold only letters, digits, "_", "." and "-", starting with a letter or digit, got ${preview(name)}`,
+      ),
+    );
+  } else {
+    pipelineName = name;
+  }
+  const seed = field(doc, 'seed');
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    issues.add(() =>
+      schemaIssue(
+        '/seed',
+        'an integer from 0 to 4294967295',
+        seed,
+        `"seed" must be an integer from 0 to 4294967295, got ${preview(seed)}`,
+      ),
     );
   }
-  if (typeof doc.seed !== 'number' || !Number.isInteger(doc.seed) || doc.seed < 0 || doc.seed > 0xffffffff) {
-    issues.schema(
-      '/seed',
-      'an integer from 0 to 4294967295',
-      doc.seed,
-      `"seed" must be an integer from 0 to 4294967295, got ${JSON.stringify(doc.seed)}`,
+  const description = field(doc, 'description');
+  if (description !== undefined && typeof description !== 'string') {
+    issues.add(() => schemaIssue('/description', 'a string', description, '"description" must be a string'));
+  }
+  const nodesValue = field(doc, 'nodes');
+  const edgesValue = field(doc, 'edges');
+  const rawNodes: unknown[] = Array.isArray(nodesValue) ? nodesValue : [];
+  const rawEdges: unknown[] = Array.isArray(edgesValue) ? edgesValue : [];
+  if (!Array.isArray(nodesValue))
+    issues.add(() =>
+      schemaIssue('/nodes', 'an array of nodes', kindOf(nodesValue), '"nodes" must be an array'),
     );
-  }
-  if (doc.description !== undefined && typeof doc.description !== 'string') {
-    issues.schema('/description', 'a string', doc.description, '"description" must be a string');
-  }
-  const rawNodes = Array.isArray(doc.nodes) ? doc.nodes : [];
-  const rawEdges = Array.isArray(doc.edges) ? doc.edges : [];
-  if (!Array.isArray(doc.nodes))
-    issues.schema('/nodes', 'an array of nodes', kindOf(doc.nodes), '"nodes" must be an array');
-  if (!Array.isArray(doc.edges))
-    issues.schema('/edges', 'an array of edges', kindOf(doc.edges), '"edges" must be an array');
+  if (!Array.isArray(edgesValue))
+    issues.add(() =>
+      schemaIssue('/edges', 'an array of edges', kindOf(edgesValue), '"edges" must be an array'),
+    );
 
   // Nodes: shape, ids, types, params.
-  const nodes = new Map<
-    string,
-    { index: number; spec?: NodeSpec; params: NodeParams; explicit: Record<string, unknown> }
-  >();
-  rawNodes.forEach((raw: unknown, index) => {
+  const nodes = new Map<string, NodeEntry>();
+  const entries: NodeEntry[] = [];
+  const addNode = (
+    id: string,
+    index: number,
+    spec: NodeSpec | undefined,
+    params: NodeParams,
+    explicit: Record<string, unknown>,
+  ): void => {
+    const entry: NodeEntry = { id, index, number: entries.length, spec, params, explicit, inputs: {} };
+    entries.push(entry);
+    nodes.set(id, entry);
+  };
+  let typeList: string | undefined;
+  for (let index = 0; index < rawNodes.length; index++) {
+    const raw = rawNodes[index];
     const pointer = `/nodes/${index}`;
     if (!isObject(raw)) {
-      issues.schema(
-        pointer,
-        'a node object',
-        kindOf(raw),
-        `Node #${index} must be an object, got ${kindOf(raw)}`,
+      issues.add(() =>
+        schemaIssue(
+          pointer,
+          'a node object',
+          kindOf(raw),
+          `Node #${index} must be an object, got ${kindOf(raw)}`,
+        ),
       );
-      return;
+      continue;
     }
-    const id = raw.id;
+    const id = field(raw, 'id');
     if (!isNodeId(id)) {
-      issues.schema(
-        `${pointer}/id`,
-        `an id of ${describeNodeIdRule}`,
-        id,
-        `Node #${index}: "id" must be ${describeNodeIdRule}, got ${JSON.stringify(id)}`,
+      issues.add(() =>
+        schemaIssue(
+          `${pointer}/id`,
+          `an id of ${describeNodeIdRule}`,
+          id,
+          `Node #${index}: "id" must be ${describeNodeIdRule}, got ${preview(id)}`,
+        ),
       );
-      return;
+      continue;
     }
     const at = { nodeId: id };
     issues.unknownFields(raw, NODE_FIELDS, pointer, `Node "${id}"`, at);
     if (nodes.has(id)) {
-      issues.add({
+      issues.add(() => ({
         code: 'DUPLICATE_NODE_ID',
         nodeId: id,
         pointer: `${pointer}/id`,
         expected: 'a unique node id',
         received: id,
         message: `Node id "${id}" is used more than once`,
-      });
-      return;
+      }));
+      continue;
     }
+    const ui = field(raw, 'ui');
     if (
-      raw.ui !== undefined &&
+      ui !== undefined &&
       !(
-        isObject(raw.ui) &&
-        typeof raw.ui.x === 'number' &&
-        typeof raw.ui.y === 'number' &&
-        Object.keys(raw.ui).every((k) => k === 'x' || k === 'y')
+        isObject(ui) &&
+        typeof field(ui, 'x') === 'number' &&
+        typeof field(ui, 'y') === 'number' &&
+        Object.keys(ui).every((key) => UI_FIELDS.includes(key))
       )
     ) {
-      issues.schema(
-        `${pointer}/ui`,
-        '{"x": number, "y": number}',
-        raw.ui,
-        `Node "${id}": "ui" must be {"x": number, "y": number}`,
-        at,
+      issues.add(() =>
+        schemaIssue(
+          `${pointer}/ui`,
+          '{"x": number, "y": number}',
+          ui,
+          `Node "${id}": "ui" must be {"x": number, "y": number}`,
+          at,
+        ),
       );
     }
-    const params = raw.params === undefined ? {} : raw.params;
+    const given = field(raw, 'params');
+    const params = given === undefined ? {} : given;
     if (!isObject(params)) {
-      issues.schema(
-        `${pointer}/params`,
-        'an object',
-        kindOf(params),
-        `Node "${id}": "params" must be an object`,
-        at,
+      issues.add(() =>
+        schemaIssue(
+          `${pointer}/params`,
+          'an object',
+          kindOf(params),
+          `Node "${id}": "params" must be an object`,
+          at,
+        ),
       );
     }
     const paramObject = isObject(params) ? params : {};
-    if (typeof raw.type !== 'string') {
-      issues.schema(
-        `${pointer}/type`,
-        'a node type id',
-        raw.type,
-        `Node "${id}": "type" must be a string`,
-        at,
+    const type = field(raw, 'type');
+    if (typeof type !== 'string') {
+      issues.add(() =>
+        schemaIssue(`${pointer}/type`, 'a node type id', type, `Node "${id}": "type" must be a string`, at),
       );
-      nodes.set(id, { index, params: {}, explicit: paramObject });
-      return;
+      addNode(id, index, undefined, {}, paramObject);
+      continue;
     }
-    const spec = catalog.get(raw.type);
+    const spec = catalog.get(type);
     if (!spec) {
-      issues.add({
+      issues.add(() => ({
         code: 'UNKNOWN_NODE_TYPE',
         nodeId: id,
         pointer: `${pointer}/type`,
-        expected: `one of ${catalog.types.join(', ')}`,
-        received: raw.type,
-        message: `Node "${id}": unknown node type "${raw.type}"`,
-      });
-      nodes.set(id, { index, params: {}, explicit: paramObject });
-      return;
+        expected: `one of ${(typeList ??= catalog.types.join(', '))}`,
+        received: type,
+        message: `Node "${id}": unknown node type ${preview(type)}`,
+      }));
+      addNode(id, index, undefined, {}, paramObject);
+      continue;
+    }
+    if (issues.full) {
+      // Nothing more will be listed and the document is refused already: the remaining nodes'
+      // params are left unchecked rather than checked only to be counted.
+      issues.partial = true;
+      addNode(id, index, spec, {}, paramObject);
+      continue;
     }
     const resolved = resolveParams(id, spec, paramObject, `${pointer}/params`);
     for (const item of resolved.issues) issues.add(item);
-    nodes.set(id, { index, spec, params: resolved.params, explicit: paramObject });
-  });
+    addNode(id, index, spec, resolved.params, paramObject);
+  }
+
+  // Model names: every node that makes a model registers it as "<pipeline name>/<node id>".
+  if (pipelineName !== undefined) {
+    for (const node of entries) {
+      if (!node.spec || !registersModels(node.spec)) continue;
+      const modelName = modelNameFor(pipelineName, node.id);
+      if (isModelName(modelName)) continue;
+      issues.add(() => ({
+        code: 'MODEL_NAME_INVALID',
+        nodeId: node.id,
+        pointer: `/nodes/${node.index}/id`,
+        expected: `a model name of ${MODEL_NAME_EXPECTED}`,
+        received: modelName,
+        message:
+          modelName.length > MODEL_NAME_MAX_LENGTH
+            ? `Node "${node.id}": its models would be registered as "${modelName}", ${modelName.length} characters, over the registry's limit of ${MODEL_NAME_MAX_LENGTH}: shorten the pipeline name or the node id`
+            : `Node "${node.id}": its models would be registered as "${modelName}", which the registry refuses: use ${MODEL_NAME_EXPECTED}`,
+      }));
+    }
+  }
 
   // Edges: shape, endpoints, ports, types, one edge per input.
-  const inputs = new Map<string, Record<string, Endpoint>>();
-  const goodEdges: Array<{ from: string; to: string }> = [];
-  rawEdges.forEach((raw: unknown, index) => {
-    const pointer = `/edges/${index}`;
-    if (!isObject(raw)) {
-      issues.schema(
+  let nodeList: string | undefined;
+  const knownNodes = (): string => {
+    if (nodeList === undefined) {
+      const first = entries.slice(0, LISTED_ITEMS).map((node) => node.id);
+      nodeList =
+        entries.length === 0
+          ? '(no nodes)'
+          : `${first.join(', ')}${entries.length > first.length ? ` and ${entries.length - first.length} more` : ''}`;
+    }
+    return nodeList;
+  };
+  /** One end of edge #index: its endpoint and node when both exist and the port is the node's. */
+  const endOf = (
+    raw: Json,
+    side: 'from' | 'to',
+    index: number,
+  ): { endpoint: Endpoint; node: NodeEntry; spec: NodeSpec } | undefined => {
+    const pointer = `/edges/${index}/${side}`;
+    const value = field(raw, side);
+    const endpoint = typeof value === 'string' ? parseEndpoint(value) : undefined;
+    if (!endpoint) {
+      issues.add(() => ({
+        code: 'EDGE_ENDPOINT_INVALID',
         pointer,
-        'an edge object {"from", "to"}',
-        kindOf(raw),
-        `Edge #${index} must be an object, got ${kindOf(raw)}`,
-      );
-      return;
+        expected: '"nodeId.port"',
+        received: value,
+        message: `Edge #${index}: "${side}" must be written "nodeId.port", got ${preview(value)}`,
+      }));
+      return undefined;
     }
-    issues.unknownFields(raw, EDGE_FIELDS, pointer, `Edge #${index}`);
-    const ends: Array<[string, 'from' | 'to']> = [];
-    let ok = true;
-    const resolvedEnds: Partial<Record<'from' | 'to', Endpoint>> = {};
-    for (const side of ['from', 'to'] as const) {
-      const value = raw[side];
-      const endpoint = typeof value === 'string' ? parseEndpoint(value) : undefined;
-      if (!endpoint) {
-        issues.add({
-          code: 'EDGE_ENDPOINT_INVALID',
-          pointer: `${pointer}/${side}`,
-          expected: '"nodeId.port"',
-          received: value,
-          message: `Edge #${index}: "${side}" must be written "nodeId.port", got ${JSON.stringify(value)}`,
-        });
-        ok = false;
-        continue;
-      }
-      resolvedEnds[side] = endpoint;
-      ends.push([endpoint.nodeId, side]);
-      if (!nodes.has(endpoint.nodeId)) {
-        issues.add({
-          code: 'UNKNOWN_NODE',
-          nodeId: endpoint.nodeId,
-          port: endpoint.port,
-          pointer: `${pointer}/${side}`,
-          expected: `one of ${[...nodes.keys()].join(', ') || '(no nodes)'}`,
-          received: endpoint.nodeId,
-          message: `Edge #${index}: no node "${endpoint.nodeId}"`,
-        });
-        ok = false;
-        continue;
-      }
-      const spec = nodes.get(endpoint.nodeId)!.spec;
-      if (!spec) {
-        ok = false;
-        continue;
-      }
-      const ports = side === 'from' ? spec.outputs : spec.inputs;
-      if (!(endpoint.port in ports)) {
-        const other = side === 'from' ? spec.inputs : spec.outputs;
-        const hint =
-          endpoint.port in other
+    const node = nodes.get(endpoint.nodeId);
+    if (!node) {
+      issues.add(() => ({
+        code: 'UNKNOWN_NODE',
+        nodeId: endpoint.nodeId,
+        port: endpoint.port,
+        pointer,
+        expected: `one of ${knownNodes()}`,
+        received: endpoint.nodeId,
+        message: `Edge #${index}: no node ${preview(endpoint.nodeId)}`,
+      }));
+      return undefined;
+    }
+    const spec = node.spec;
+    // A node of unknown type has had its issue; its ports cannot be checked.
+    if (!spec) return undefined;
+    const ports = side === 'from' ? spec.outputs : spec.inputs;
+    // Own properties only: "constructor" is not a port because every object has one.
+    if (!Object.hasOwn(ports, endpoint.port)) {
+      const other = side === 'from' ? spec.inputs : spec.outputs;
+      issues.add(() => ({
+        code: 'UNKNOWN_PORT',
+        nodeId: endpoint.nodeId,
+        port: endpoint.port,
+        pointer,
+        expected: `${side === 'from' ? 'an output' : 'an input'} of ${spec.type}: ${Object.keys(ports).join(', ') || '(none)'}`,
+        received: endpoint.port,
+        message: `Node "${endpoint.nodeId}" (${spec.type}) has no ${side === 'from' ? 'output' : 'input'} port ${preview(endpoint.port)}${
+          Object.hasOwn(other, endpoint.port)
             ? ` ("${endpoint.port}" is an ${side === 'from' ? 'input' : 'output'}, edges go from outputs to inputs)`
-            : '';
-        issues.add({
-          code: 'UNKNOWN_PORT',
-          nodeId: endpoint.nodeId,
-          port: endpoint.port,
-          pointer: `${pointer}/${side}`,
-          expected: `${side === 'from' ? 'an output' : 'an input'} of ${spec.type}: ${Object.keys(ports).join(', ') || '(none)'}`,
-          received: endpoint.port,
-          message: `Node "${endpoint.nodeId}" (${spec.type}) has no ${side === 'from' ? 'output' : 'input'} port "${endpoint.port}"${hint}`,
-        });
-        ok = false;
-      }
+            : ''
+        }`,
+      }));
+      return undefined;
     }
-    const from = resolvedEnds.from;
-    const to = resolvedEnds.to;
-    if (!ok || !from || !to) return;
-    const fromType = nodes.get(from.nodeId)!.spec!.outputs[from.port]!.type;
-    const toType = nodes.get(to.nodeId)!.spec!.inputs[to.port]!.type;
+    return { endpoint, node, spec };
+  };
+  /** The accepted edges as pairs of node numbers (from, to), for ordering. */
+  const pairs: number[] = [];
+  for (let index = 0; index < rawEdges.length; index++) {
+    const raw = rawEdges[index];
+    if (!isObject(raw)) {
+      issues.add(() =>
+        schemaIssue(
+          `/edges/${index}`,
+          'an edge object {"from", "to"}',
+          kindOf(raw),
+          `Edge #${index} must be an object, got ${kindOf(raw)}`,
+        ),
+      );
+      continue;
+    }
+    issues.unknownFields(raw, EDGE_FIELDS, `/edges/${index}`, `Edge #${index}`);
+    // Both ends are checked, so that an edge wrong at both ends gets both issues.
+    const source = endOf(raw, 'from', index);
+    const target = endOf(raw, 'to', index);
+    if (!source || !target) continue;
+    const from = source.endpoint;
+    const to = target.endpoint;
+    const fromType = source.spec.outputs[from.port]!.type;
+    const toType = target.spec.inputs[to.port]!.type;
     if (!portsCompatible(fromType, toType)) {
-      issues.add({
+      issues.add(() => ({
         code: 'PORT_TYPE_MISMATCH',
         nodeId: to.nodeId,
         port: to.port,
-        pointer,
+        pointer: `/edges/${index}`,
         expected: toType,
         received: fromType,
-        message: `Node "${to.nodeId}": input "${to.port}" takes a ${toType}, but "${raw.from as string}" gives a ${fromType}`,
-      });
-      return;
+        message: `Node "${to.nodeId}": input "${to.port}" takes a ${toType}, but "${from.nodeId}.${from.port}" gives a ${fromType}`,
+      }));
+      continue;
     }
-    const connected = inputs.get(to.nodeId) ?? {};
-    if (connected[to.port]) {
-      issues.add({
+    const connected = target.node.inputs;
+    if (Object.hasOwn(connected, to.port)) {
+      const earlier = connected[to.port]!;
+      issues.add(() => ({
         code: 'INPUT_ALREADY_CONNECTED',
         nodeId: to.nodeId,
         port: to.port,
-        pointer,
+        pointer: `/edges/${index}`,
         expected: 'one edge per input',
-        received: raw.from,
-        message: `Node "${to.nodeId}": input "${to.port}" is already connected to "${connected[to.port]!.nodeId}.${connected[to.port]!.port}"`,
-      });
-      return;
+        received: `${from.nodeId}.${from.port}`,
+        message: `Node "${to.nodeId}": input "${to.port}" is already connected to "${earlier.nodeId}.${earlier.port}"`,
+      }));
+      continue;
     }
     connected[to.port] = from;
-    inputs.set(to.nodeId, connected);
-    goodEdges.push({ from: raw.from as string, to: raw.to as string });
-  });
+    pairs.push(source.node.number, target.node.number);
+  }
 
   // Required inputs.
-  for (const [id, node] of nodes) {
+  for (const node of entries) {
     if (!node.spec) continue;
     for (const [portName, portSpec] of Object.entries(node.spec.inputs)) {
-      if (!portSpec.optional && !inputs.get(id)?.[portName]) {
-        issues.add({
+      if (!portSpec.optional && !Object.hasOwn(node.inputs, portName)) {
+        issues.add(() => ({
           code: 'MISSING_INPUT',
-          nodeId: id,
+          nodeId: node.id,
           port: portName,
           pointer: `/nodes/${node.index}`,
-          expected: `a ${portSpec.type} connected to "${id}.${portName}"`,
+          expected: `a ${portSpec.type} connected to "${node.id}.${portName}"`,
           received: null,
-          message: `Node "${id}": required input "${portName}" (${portSpec.type}) is not connected`,
-        });
+          message: `Node "${node.id}": required input "${portName}" (${portSpec.type}) is not connected`,
+        }));
       }
     }
   }
 
   // Cycles.
-  const ids = [...nodes.keys()];
-  const { order, cyclic } = topologicalOrder(ids, goodEdges);
-  if (cyclic.length > 0) {
-    const cycle = findCycle(cyclic, goodEdges) ?? cyclic;
-    issues.add({
+  const order = orderNumbered(entries.length, pairs);
+  if (order.length < entries.length) {
+    const placed = new Uint8Array(entries.length);
+    for (const number of order) placed[number] = 1;
+    const found = findCycleNumbered(entries.length, pairs, (number) => placed[number] === 0);
+    const cycle = found
+      ? found.map((number) => entries[number]!.id)
+      : entries.filter((node) => placed[node.number] === 0).map((node) => node.id);
+    issues.add(() => ({
       code: 'CYCLE',
       nodeId: cycle[0],
       pointer: '/edges',
       expected: 'an acyclic graph',
       received: cycle,
-      message: `The pipeline has a cycle: ${cycle.join(' → ')}`,
-    });
+      message: `The pipeline has a cycle of ${Math.max(1, cycle.length - 1)} node${cycle.length === 2 ? '' : 's'}: ${describeCycle(cycle)}`,
+    }));
   }
 
-  if (issues.items.length > 0) return { issues: issues.items };
-  const pipelineDoc = doc as unknown as PipelineDoc;
+  if (issues.size > 0) return { issues: issues.list() };
   return {
     issues: [],
     pipeline: {
-      doc: pipelineDoc,
-      nodes: order.map((id) => {
-        const node = nodes.get(id)!;
+      doc: doc as unknown as PipelineDoc,
+      nodes: Array.from(order, (number): ResolvedNode => {
+        const node = entries[number]!;
         return {
-          id,
+          id: node.id,
           type: node.spec!.type,
           spec: node.spec!,
           params: node.params,
-          explicitParams: structuredClone(node.explicit),
-          inputs: inputs.get(id) ?? {},
+          explicitParams: copyParams(node.explicit),
+          inputs: node.inputs,
         };
       }),
     },

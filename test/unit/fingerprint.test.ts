@@ -46,10 +46,55 @@ describe('sha256Hex', () => {
     }
   });
 
+  it('matches node:crypto on long inputs and at every length around a block boundary', () => {
+    for (let length = 110; length <= 140; length++) {
+      const text = 'é'.repeat(length);
+      expect(sha256Hex(text), String(length)).toBe(createHash('sha256').update(text).digest('hex'));
+    }
+    const long = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ i, s: `v${i}` })));
+    expect(sha256Hex(long)).toBe(createHash('sha256').update(long).digest('hex'));
+  });
+
   it('canonical JSON sorts keys at every depth', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } })).toBe(
       '{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}',
     );
+  });
+
+  it('canonical JSON is the text the recursive definition gives, so fingerprints of earlier runs still match', () => {
+    // The definition fingerprints were first computed with; canonicalJson must not change a byte.
+    const reference = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+      if (value && typeof value === 'object') {
+        const entries = Object.entries(value as Record<string, unknown>)
+          .filter(([, v]) => v !== undefined)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${reference(v)}`).join(',')}}`;
+      }
+      return JSON.stringify(value) ?? 'null';
+    };
+    const values: unknown[] = [
+      null,
+      0,
+      -0,
+      1.5e-7,
+      'plain',
+      'quote " and \\ and \u2028 and é',
+      [],
+      {},
+      [undefined, null, [[]], { a: undefined }],
+      { 'key with space': 1, ké: 2, 'a.b': 3, '': 4, '"': 5, z: { y: { x: [1, 'two', false] } } },
+      { v: 1, type: 'train', params: { epochs: 3, hidden: [300, 100], optimizer: 'adam' }, inputs: {} },
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
+  });
+
+  it('canonical JSON writes nesting deeper than the call stack allows', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 100_000; i++) deep = i % 2 ? [deep] : { k: deep };
+    const text = canonicalJson(deep);
+    expect(text.startsWith('[{"k":[{"k":')).toBe(true);
+    expect(text.length).toBe(6 + 50_000 * 2 + 50_000 * 6);
   });
 });
 
