@@ -76,8 +76,13 @@ export function installProcessGuard(options: ProcessGuardOptions = {}): ProcessG
   };
   const onRejection = (reason: unknown) => report(reason, 'unhandledRejection');
   const onException = (error: unknown) => report(error, 'uncaughtException');
+  // A closed terminal or pipe makes every write to stdout/stderr fail asynchronously; reported as an
+  // uncaught exception it would be written to stderr again, fail again, and spin for ever.
+  const onStreamError = (): void => undefined;
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
+  process.stdout.on('error', onStreamError);
+  process.stderr.on('error', onStreamError);
   const restoreHandler = setUnexpectedErrorHandler((error) => report(error, 'unexpectedError'));
 
   const guard: ProcessGuard = {
@@ -94,6 +99,8 @@ export function installProcessGuard(options: ProcessGuardOptions = {}): ProcessG
       installed = undefined;
       process.off('unhandledRejection', onRejection);
       process.off('uncaughtException', onException);
+      process.stdout.off('error', onStreamError);
+      process.stderr.off('error', onStreamError);
       restoreHandler();
       recorders.clear();
     },

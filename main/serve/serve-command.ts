@@ -28,9 +28,6 @@ export async function serveCommand(app: DistilleryApp, options: ServeCommandOpti
     staticDir: join(appRoot(), 'out', 'renderer'),
     fileRoots: [app.layout.runs],
   });
-  // The server outlives the terminal or pipe it was started from: once nobody reads its output,
-  // a write must fail quietly, not raise an error that reports itself through the same stream.
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   process.stdout.write(`Distillery is serving at ${server.url}\n`);
   if (!isLoopback(host)) {
     process.stderr.write(
