@@ -4,6 +4,7 @@
  * Exporters are plain fs code, so the main process can export without loading tfjs.
  */
 import { DistilleryError } from '../base/errors';
+import { onnxExporter } from './onnx';
 import { tfjsLayersExporter } from './tfjs-layers';
 import type { Exporter } from './types';
 
@@ -17,11 +18,14 @@ export function registerExporter(exporter: Exporter): void {
 }
 
 registerExporter(tfjsLayersExporter);
+registerExporter(onnxExporter);
 
+/** Every registered format with its title, in registration order (system.info, the Export dialog). */
 export function listExporters(): Array<Pick<Exporter, 'format' | 'title'>> {
   return [...registry.values()].map(({ format, title }) => ({ format, title }));
 }
 
+/** The exporter of `format`; EXPORT_FORMAT_UNKNOWN listing the known formats otherwise. */
 export function getExporter(format: string): Exporter {
   const exporter = registry.get(format);
   if (!exporter) {

@@ -6,9 +6,10 @@
  * and a diffusion model's `diffusion.json` (noise schedule, input encodings, sampler defaults) so a
  * third party can sample it.
  */
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistilleryError } from '../base/errors';
+import { prepareOutDir } from './out-dir';
 import { producerName } from './producer';
 import type { ExportOptions, ExportResult, Exporter } from './types';
 
@@ -113,33 +114,6 @@ async function readModelDirectory(modelDir: string): Promise<{ json: LayersModel
     throw modelInvalid(modelDir, `${expected} bytes of weights`, `${weights.byteLength} bytes`);
   }
   return { json: { ...json, weightsManifest: [{ paths: [], weights: specs }] }, weights };
-}
-
-/** Creates outDir when missing; refuses a path that is (or lies under) something other than a directory. */
-async function prepareOutDir(outDir: string): Promise<void> {
-  const existing = await stat(outDir).catch(() => undefined);
-  if (existing && !existing.isDirectory()) {
-    throw new DistilleryError(
-      'EXPORT_TARGET_INVALID',
-      `Export target ${outDir} exists and is not a directory`,
-      {
-        param: 'outDir',
-        expected: 'a directory (created if missing)',
-        received: outDir,
-        file: outDir,
-      },
-    );
-  }
-  try {
-    await mkdir(outDir, { recursive: true });
-  } catch (error) {
-    throw new DistilleryError(
-      'EXPORT_TARGET_INVALID',
-      `Cannot create export directory ${outDir}: ${(error as Error).message}`,
-      { param: 'outDir', expected: 'a directory (created if missing)', received: outDir, file: outDir },
-      { cause: error },
-    );
-  }
 }
 
 function shardSize(options: ExportOptions): number {

@@ -44,4 +44,10 @@ export const diffusionEvaluateNode = defineNodeType({
     seed: integer({ default: 0, min: 0, max: 4_294_967_295, help: 'Sampling seed; 0 = the run’s seed.' }),
     batchSize: integer({ default: 100, min: 1, max: 4096, help: 'Images denoised together.' }),
   },
+  metrics: [
+    ...IMAGE_REWARDS.flatMap((reward) => [`reward_${reward}_mean`, `reward_${reward}_std`]),
+    'sample_confidence',
+    'sample_accuracy',
+    'reward_classifier_mean',
+  ],
 });

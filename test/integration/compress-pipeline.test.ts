@@ -93,7 +93,7 @@ describe('compression pipelines through the runner', () => {
       expect.objectContaining({
         parentId: version('prune').id,
         operation: 'quantize',
-        params: { dtype: 'uint8', port: 'model' },
+        params: { mode: 'post-training', bits: 8, dtype: 'uint8', port: 'model' },
       }),
     ]);
 

@@ -2,7 +2,9 @@
  * The quantize op on a model trained on real MNIST, checked by an independent reader: the exports
  * are fetched over HTTP by stock `tf.loadLayersModel`, which dequantizes them itself. uint8 keeps
  * accuracy within 1 point of float32 at ≤ 30% of the size; uint16 and float16 at half; a pruned
- * model's zeros survive quantization.
+ * model's zeros survive quantization. 4-bit and quantization-aware (QAT) models are also read by
+ * ONNX Runtime from their int8 QDQ export, which must score as the tfjs model does; a cancelled QAT
+ * run resumes to the same integers; param combinations the formats cannot hold are refused.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,11 +14,16 @@ import { join, normalize, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getExporter } from '../../main/export/exporter';
+import { readQuantizedWeights } from '../../main/export/quantized-weights';
 import { initBackend } from '../../main/worker/backend';
+import { dequantizePerChannel } from '../../main/worker/compress/per-channel';
+import { listCheckpoints } from '../../main/worker/train/checkpoint';
 import { readDataset, toFloat } from '../../main/worker/data/dataset-file';
 import { loadModel } from '../../main/worker/models/model-file';
 import { pruneOp, quantizeOp } from '../helpers/ops';
 import { opContext, trainedMlp, writeMnistSplits } from '../helpers/compress-fixtures';
+import { correctCount, runOnnxRuntime } from '../helpers/onnx-reader';
+import { TrainTestContext } from '../helpers/train-fixtures';
 
 let root: string;
 let dataset: string;
@@ -179,4 +186,121 @@ describe('quantize op', () => {
     pruned.model.dispose();
     quantized.model.dispose();
   }, 60_000);
+});
+
+/** Accuracy of a model directory's ONNX export in ONNX Runtime on the test split. */
+async function onnxAccuracy(modelDir: string, name: string): Promise<number> {
+  await getExporter('onnx').export(modelDir, join(root, name));
+  const test = readDataset(dataset, ['test']).splits.test!;
+  const { output } = await runOnnxRuntime(join(root, name, 'model.onnx'), {
+    input: { data: toFloat(test.x), shape: [test.count, 28, 28, 1] },
+  });
+  return correctCount(output, test.y, 10) / test.count;
+}
+
+describe('quantize op: 4 bits and quantization-aware training', () => {
+  let ptq4Accuracy = 0;
+
+  it('bits 4: the kernels sit on the per-channel 4-bit grid in both formats, and ONNX Runtime scores like tfjs', async () => {
+    const ctx = opContext(root, 'q4', { bits: 4 }, inputs());
+    const summary = await quantizeOp(ctx);
+    const dir = ctx.artifacts[0]!.path;
+    const integers = readQuantizedWeights(dir)!;
+    expect([...integers.keys()]).toEqual(['hidden_1/kernel', 'hidden_2/kernel', 'output/kernel']);
+    const quantized = await loadModel(dir);
+    for (const weight of quantized.model.weights) {
+      const entry = integers.get(weight.originalName);
+      if (!entry) continue;
+      expect(entry.values.every((q) => q >= -7 && q <= 7)).toBe(true);
+      // What stock tfjs loads is the dequantized 4-bit value, up to the uint8 manifest's rounding.
+      const grid = dequantizePerChannel(entry);
+      const loaded = weight.read().dataSync();
+      let worst = 0;
+      grid.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - loaded[i]!))));
+      expect(worst).toBeLessThanOrEqual((summary.max_weight_error as number) * 1.0001);
+    }
+    quantized.model.dispose();
+    const onnx = await onnxAccuracy(dir, 'q4-onnx');
+    console.log(
+      `4-bit post-training: tfjs ${String(summary.accuracy)}, ONNX Runtime ${onnx}, float ${String(summary.accuracy_float)}`,
+    );
+    expect(Math.abs(onnx - (summary.accuracy as number))).toBeLessThanOrEqual(0.005);
+    expect(ctx.artifacts[0]!.meta).toMatchObject({
+      quantization: {
+        mode: 'post-training',
+        bits: 4,
+        integers: { granularity: 'per-channel', bits: 4, storage: 'int8' },
+      },
+    });
+    ptq4Accuracy = summary.accuracy as number;
+  }, 60_000);
+
+  it('qat: fine-tunes with fake-quantized kernels, then both exports hold the learned 4-bit kernels', async () => {
+    const ctx = opContext(root, 'qat4', { mode: 'qat', bits: 4, epochs: 1, learningRate: 5e-4 }, inputs());
+    const summary = await quantizeOp(ctx);
+    expect(summary).toMatchObject({ mode: 'qat', bits: 4, epochs: 1, steps: Math.ceil(2000 / 64) });
+    expect(ctx.series('loss')).toHaveLength(Math.ceil(2000 / 64));
+    const dir = ctx.artifacts[0]!.path;
+    const stock = await stockAccuracy(await exportModel(dir, 'qat4-export').then(() => 'qat4-export'));
+    expect(stock.accuracy).toBeCloseTo(summary.accuracy as number, 6);
+    stock.model.dispose();
+    const onnx = await onnxAccuracy(dir, 'qat4-onnx');
+    console.log(
+      `4-bit QAT: tfjs ${String(summary.accuracy)}, ONNX Runtime ${onnx} (post-training 4-bit: ${ptq4Accuracy})`,
+    );
+    expect(Math.abs(onnx - (summary.accuracy as number))).toBeLessThanOrEqual(0.005);
+    expect(summary.accuracy as number).toBeGreaterThanOrEqual(ptq4Accuracy - 0.005);
+  }, 90_000);
+
+  it('a cancelled QAT run resumes from its checkpoint to the same integers and weights', async () => {
+    const params = {
+      mode: 'qat',
+      bits: 4,
+      epochs: 2,
+      fineTuneBatchSize: 100,
+      checkpointEvery: 7,
+      learningRate: 5e-4,
+    };
+    const reference = opContext(root, 'qat-ref', params, inputs());
+    await quantizeOp(reference);
+    const interrupted = new TrainTestContext(
+      {
+        taskDir: join(root, 'qat-resume'),
+        nodeId: 'qat-resume',
+        seed: 7,
+        params,
+        inputs: { ...reference.inputs },
+      },
+      { onProgress: (done, _total, ctx) => done === 16 && ctx.cancel() },
+    );
+    await expect(quantizeOp(interrupted)).rejects.toMatchObject({ code: 'TASK_CANCELLED' });
+    const checkpoint = listCheckpoints(interrupted.taskDir).at(-1)!;
+    expect(checkpoint.step).toBe(16);
+    const resumed = new TrainTestContext({
+      taskDir: interrupted.taskDir,
+      nodeId: 'qat-resume',
+      seed: 7,
+      params,
+      inputs: { ...reference.inputs },
+      resumeFrom: checkpoint.path,
+    });
+    const summary = await quantizeOp(resumed);
+    expect(summary.resumedFromStep).toBe(16);
+    for (const file of ['quantized-weights.bin', 'weights.bin']) {
+      const a = readFileSync(join(reference.artifacts[0]!.path, file));
+      const b = readFileSync(join(resumed.artifacts[0]!.path, file));
+      expect(b.equals(a), file).toBe(true);
+    }
+  }, 90_000);
+
+  it('refuses bits other than 8 or 4, and 4 bits or QAT with a non-integer dtype, naming the param', async () => {
+    for (const [params, param] of [
+      [{ bits: 5 }, 'bits'],
+      [{ bits: 4, dtype: 'float16' }, 'dtype'],
+      [{ mode: 'qat', dtype: 'uint16' }, 'dtype'],
+    ] as const) {
+      const ctx = opContext(root, 'refused', params, inputs());
+      await expect(quantizeOp(ctx)).rejects.toMatchObject({ details: { nodeId: 'refused', param } });
+    }
+  });
 });

@@ -147,7 +147,14 @@ describe('compression node specs', () => {
       'sparsity',
       'criterion',
     ]);
-    expect(spec('quantize').lineageParams!({})).toEqual(['dtype']);
+    expect(spec('quantize').lineageParams!({ mode: 'post-training' })).toEqual(['mode', 'bits', 'dtype']);
+    expect(spec('quantize').lineageParams!({ mode: 'qat' })).toEqual([
+      'mode',
+      'bits',
+      'dtype',
+      'epochs',
+      'learningRate',
+    ]);
     const listed = catalog.list().find((info) => info.type === 'prune')!;
     expect(Object.keys(listed)).not.toContain('lineageParams');
     expect(Object.keys(listed)).not.toContain('check');

@@ -7,8 +7,9 @@
  *
  * Granularity is per tensor, because that is all the format can say: a manifest entry holds one
  * `scale` and one `min` for one named weight (tfjs-core io/types.ts, WeightsManifestEntry), and a
- * layer's weight cannot be assembled from several entries. Per-channel quantization would need a
- * different model (e.g. a layer split per output channel), so it is not offered.
+ * layer's weight cannot be assembled from several entries. Per-channel integers, which ONNX can
+ * express, are written beside the model by the quantize op (per-channel.ts,
+ * export/quantized-weights.ts); this file only writes the tfjs manifest.
  *
  * Affine range: scale = (max − min)/(2^bits − 1), q = round((w − min)/scale). With `nudgeZero`
  * (the default, and what the tfjs converter does) the range is first widened to include 0 and
@@ -238,14 +239,14 @@ function storedBytes(spec: WeightSpec): number {
 
 /**
  * Writes a quantized copy of the layers-format model in `sourceDir` to `outDir` (model.json,
- * weights.bin, and distillery.json with the quantization recorded). A source that is already
- * quantized is decoded first.
+ * weights.bin, and distillery.json with the quantization recorded, plus `options.summary`). A
+ * source that is already quantized is decoded first.
  */
 export function quantizeModelDirectory(
   sourceDir: string,
   outDir: string,
   dtype: QuantizationDtype,
-  options: { nudgeZero?: boolean } = {},
+  options: { nudgeZero?: boolean; summary?: Record<string, unknown> } = {},
 ): QuantizationReport {
   const nudgeZero = options.nudgeZero ?? true;
   const json = readModelJson(sourceDir);
@@ -322,6 +323,7 @@ export function quantizeModelDirectory(
       bytesAfter,
       maxWeightError,
       meanAbsError: report.meanAbsError,
+      ...options.summary,
     };
     writeFileSync(join(outDir, MODEL_META), JSON.stringify({ ...meta, quantization: summary }, null, 2));
   }
