@@ -51,6 +51,8 @@ export const ERROR_CODES = [
   'RUN_NOT_RESUMABLE',
   'RUN_ALREADY_FINISHED',
   'RUN_INTERRUPTED',
+  'RUN_ACTIVE',
+  'RUN_METADATA_INVALID',
   // registry
   'MODEL_NOT_FOUND',
   'MODEL_REF_INVALID',
@@ -70,6 +72,12 @@ export const ERROR_CODES = [
   'SWEEP_OBJECTIVE',
   'SWEEP_SCHEDULER',
   'SWEEP_NO_VALIDATION',
+  'SWEEP_NOT_FOUND',
+  'SWEEP_NOT_RESUMABLE',
+  'SWEEP_ALREADY_FINISHED',
+  'SWEEP_INTERRUPTED',
+  'TRIAL_INVALID',
+  'TRIAL_NO_OBJECTIVE',
   // cluster: where a task runs (executors), SLURM, and the event files a runner follows
   'SLURM_UNAVAILABLE',
   'SLURM_OPTION_INVALID',

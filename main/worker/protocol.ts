@@ -31,6 +31,31 @@ export const PROTOCOL_VERSION = 2;
 /** Name of the file, in each task directory, that every metric point is appended to. */
 export const METRICS_FILE = 'metrics.jsonl';
 
+/**
+ * One line of the metrics file: a point, and when the worker process that wrote it started (ms
+ * since the epoch). A resumed task writes the steps after its checkpoint again; for a (metric,
+ * step) written more than once, the line of the latest execution is the one that counts (the
+ * later line among lines of the same execution). Files from before the mark have no `execution`.
+ */
+export interface MetricsFileLine extends MetricPoint {
+  execution?: number;
+}
+
+/**
+ * Name of the file, in each task directory, that a worker with no IPC channel (a SLURM job) appends
+ * its events to, one `EventsFileLine` per line, for the runner to follow (jobs/executors/).
+ */
+export const EVENTS_FILE = 'events.jsonl';
+
+/** One line of the events file (written by worker/event-file.ts). */
+export interface EventsFileLine {
+  /** When the worker wrote the line (ms since the epoch). */
+  time: number;
+  /** When the worker process that wrote it started (ms since the epoch), as in `MetricsFileLine`. */
+  execution: number;
+  event: WorkerEvent;
+}
+
 export interface StartRequest {
   type: 'start';
   protocol: number;
@@ -40,6 +65,11 @@ export interface StartRequest {
   nodeId: string;
   params: Record<string, unknown>;
   inputs: Record<string, InputRef>;
+  /**
+   * The inputs of ports that take many links (PortSpecInfo.multiple), each list in the order of the
+   * pipeline's edges; absent when the node has no such port.
+   */
+  inputLists?: Record<string, InputRef[]>;
   /** The worker writes every output below this directory and nowhere else. */
   taskDir: string;
   seed: number;
@@ -107,6 +137,12 @@ export function decodeRequest(message: unknown): WorkerRequest {
     if (typeof message.seed !== 'number') throw new Error('start request: seed must be a number');
     if (!isRecord(message.params) || !isRecord(message.inputs)) {
       throw new Error('start request: params and inputs must be objects');
+    }
+    if (
+      message.inputLists !== undefined &&
+      (!isRecord(message.inputLists) || !Object.values(message.inputLists).every(Array.isArray))
+    ) {
+      throw new Error('start request: inputLists must be an object of arrays');
     }
   }
   return message as unknown as WorkerRequest;
