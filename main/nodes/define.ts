@@ -4,12 +4,17 @@
  * builders (`ParamsOf<typeof trainNode>`), so the worker's op receives exactly what the spec
  * declares. The catalog serves the specs to the editor as plain JSON (`catalog.list`).
  */
-import type { NodeSpecInfo, PortSpecInfo, PortType } from '../../preload/contract';
+import type { NodeSpecInfo, ParamVisibility, PortSpecInfo, PortType } from '../../preload/contract';
 
 export type PortSpec = PortSpecInfo;
 
 interface ParamCommon {
   help?: string;
+  /**
+   * When the param applies: each named param of the same node must have one of the listed values
+   * (see ParamVisibility). The editor hides it otherwise; validation is the same either way.
+   */
+  visibleWhen?: ParamVisibility;
 }
 
 export interface NumberParamSpec extends ParamCommon {
@@ -102,6 +107,20 @@ export interface NodeSpec<P extends ParamSpecs = ParamSpecs> {
    * those written explicitly (e.g. distill's temperature and alpha at their defaults).
    */
   lineageParams?(params: ParamValues<P>): string[];
+  /**
+   * Names of the scalar metrics this node's task reports (its op's `ctx.metric` calls), which a
+   * sweep objective may name; the last value reported under a name is the task's figure. Names
+   * starting with `val_` are measured on the validation split once per epoch, so a sweep scheduler
+   * may stop or exploit a trial on them. Some names are reported only for some params (`val_*`
+   * need a validation split); absent means the node reports no metric a sweep can read.
+   */
+  metrics?: readonly string[];
+  /**
+   * What the task changes outside its task folder: `external` names the params that hold a path
+   * (folder or file) it writes. The runner records the files there when the task finishes and
+   * reuses the task only while they are unchanged (see NodeEffects in the contract).
+   */
+  effects?: { external: readonly string[] };
 }
 
 /** The resolved, typed params of a node type: `ParamsOf<typeof trainNode>`. */
@@ -111,7 +130,14 @@ export function defineNodeType<P extends ParamSpecs>(spec: NodeSpec<P>): NodeSpe
   return spec;
 }
 
-export function port(type: PortType, options: { help?: string; optional?: boolean } = {}): PortSpec {
+/**
+ * A port. `multiple` (inputs only) lets it take many links, at least `minLinks` once connected; the
+ * op reads them with `requireInputs`, in edge order.
+ */
+export function port(
+  type: PortType,
+  options: { help?: string; optional?: boolean; multiple?: true; minLinks?: number } = {},
+): PortSpec {
   return { type, ...options };
 }
 
@@ -127,12 +153,14 @@ export function choice<const T extends string>(options: {
   default: NoInfer<T>;
   choices: readonly T[];
   help?: string;
+  visibleWhen?: ParamVisibility;
 }): ChoiceParamSpec<T> {
   return {
     kind: 'choice',
     default: options.default,
     choices: [...options.choices],
     ...(options.help ? { help: options.help } : {}),
+    ...(options.visibleWhen ? { visibleWhen: options.visibleWhen } : {}),
   };
 }
 
@@ -145,6 +173,7 @@ export function string(options: {
   required?: boolean;
   pattern?: string;
   help?: string;
+  visibleWhen?: ParamVisibility;
 }): StringParamSpec {
   return { kind: 'string', ...options, default: options.default ?? '' };
 }
@@ -156,6 +185,7 @@ interface ListOptions<T> {
   minLength?: number;
   maxLength?: number;
   help?: string;
+  visibleWhen?: ParamVisibility;
 }
 
 export function list<const T extends string>(
@@ -168,6 +198,17 @@ export function list(
 ): ListParamSpec {
   const { choices, ...rest } = options;
   return { kind: 'list', ...rest, ...(choices ? { choices: [...choices] } : {}) };
+}
+
+/**
+ * A group of params that applies only when `when` holds, besides each param's own `visibleWhen`
+ * (e.g. quantize's fine-tuning params, only for mode "qat").
+ */
+export function applyWhen<P extends ParamSpecs>(when: ParamVisibility, params: P): P {
+  const out: Record<string, ParamSpec> = {};
+  for (const [name, spec] of Object.entries(params))
+    out[name] = { ...spec, visibleWhen: { ...spec.visibleWhen, ...when } };
+  return out as P;
 }
 
 /** Describes a param's accepted values in words, for messages and the inspector. */

@@ -1,5 +1,12 @@
 import { choice, defineNodeType, number, port } from './define';
-import { checkOptimizerParams, optimizerParams, validationParams } from './shared-params';
+import {
+  augmentParams,
+  averagingParams,
+  checkAveragingParams,
+  checkOptimizerParams,
+  optimizerParams,
+  validationParams,
+} from './shared-params';
 
 /**
  * Knowledge distillation (Hinton, Vinyals & Dean 2015): trains the `student` to match the
@@ -15,13 +22,23 @@ export const distillNode = defineNodeType({
     'Trains the student to match the teacher’s softened outputs (Hinton et al. 2015): ' +
     'α·T²·KL(teacher ‖ student at temperature T) + (1 − α)·cross-entropy with the labels. ' +
     'With labels "none" the student learns from the teacher alone (its top-1 predictions replace the labels), ' +
-    'so unlabeled data can be used. Streams student accuracy, teacher–student agreement, soft and hard loss per epoch.',
+    'so unlabeled data can be used. Streams student accuracy, teacher–student agreement, soft and hard loss per epoch. ' +
+    'With augment "translate" the teacher scores each jittered batch as the student sees it. As in train, average "swa" / "ema" saves a weight average ' +
+    '(the final weights are the "raw" output) and keepCheckpoints keeps the last checkpoints as the "checkpoints" output.',
   inputs: {
     teacher: port('model', { help: 'The trained model to learn from; it is not changed.' }),
     student: port('model', { help: 'The model to train (usually smaller); same classes as the teacher.' }),
     dataset: port('dataset', { help: 'Examples to distil on (train split; validation split if present).' }),
   },
-  outputs: { model: port('model', { help: 'The trained student.' }) },
+  outputs: {
+    model: port('model', { help: 'The trained student; with average "swa" or "ema", the averaged one.' }),
+    raw: port('model', {
+      help: 'The student’s final weights before averaging; produced only with average "swa" or "ema".',
+    }),
+    checkpoints: port('model', {
+      help: 'The student’s weights at its last keepCheckpoints checkpoints; produced only with keepCheckpoints > 0.',
+    }),
+  },
   params: {
     temperature: number({
       default: 4,
@@ -42,7 +59,22 @@ export const distillNode = defineNodeType({
     }),
     ...optimizerParams,
     ...validationParams,
+    ...augmentParams,
+    ...averagingParams,
   },
-  check: checkOptimizerParams,
+  check: (params) => [...checkOptimizerParams(params), ...checkAveragingParams(params)],
   lineageParams: () => ['temperature', 'alpha', 'labels'],
+  metrics: [
+    'accuracy',
+    'agreement',
+    'soft_loss',
+    'hard_loss',
+    'loss',
+    'epoch_loss',
+    'val_accuracy',
+    'val_loss',
+    'val_agreement',
+    'averaged_val_accuracy',
+    'averaged_val_loss',
+  ],
 });

@@ -11,6 +11,7 @@ import { diffusionSampleNode } from './diffusion-sample';
 import { diffusionTrainNode } from './diffusion-train';
 import { distillNode } from './distill';
 import { evaluateNode } from './evaluate';
+import { mergeNode } from './merge';
 import { exportNode } from './export';
 import { modelCnnNode } from './model-cnn';
 import { modelMlpNode } from './model-mlp';
@@ -36,6 +37,7 @@ export const BUILTIN_NODES: readonly NodeSpec[] = [
   distillNode,
   pruneNode,
   quantizeNode,
+  mergeNode,
   diffusionTrainNode,
   diffusionFinetuneNode,
   diffusionDdpoNode,

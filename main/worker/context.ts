@@ -6,6 +6,7 @@ import {
   type BackendInfo,
   type InputRef,
   type MetricPoint,
+  type MetricsFileLine,
   type StartRequest,
   type WorkerEvent,
 } from './protocol';
@@ -20,6 +21,8 @@ export interface OpContext {
   readonly taskDir: string;
   readonly seed: number;
   readonly inputs: Record<string, InputRef>;
+  /** The inputs of many-link ports, each list in edge order (see `requireInputs`). */
+  readonly inputLists: Record<string, InputRef[]>;
   readonly resumeFrom: string | undefined;
   readonly backend: BackendInfo;
   /** Aborted when the runner asks to cancel: finish the current step, checkpoint, then throw. */
@@ -65,6 +68,31 @@ export function requireInput(ctx: OpContext, port: string, kind: InputRef['kind'
   return input;
 }
 
+/**
+ * The inputs linked to the many-link port `port`, in edge order: MISSING_INPUT when fewer than
+ * `min` are linked, PORT_TYPE_MISMATCH naming the position of one that is not a `kind`.
+ */
+export function requireInputs(ctx: OpContext, port: string, kind: InputRef['kind'], min: number): InputRef[] {
+  const inputs = ctx.inputLists[port] ?? [];
+  if (inputs.length < min) {
+    throw new DistilleryError(
+      'MISSING_INPUT',
+      `Node "${ctx.nodeId}": input "${port}" needs at least ${min} links, it has ${inputs.length}`,
+      { nodeId: ctx.nodeId, port, expected: `at least ${min} ${kind}s`, received: inputs.length },
+    );
+  }
+  inputs.forEach((input, index) => {
+    if (input.kind !== kind) {
+      throw new DistilleryError(
+        'PORT_TYPE_MISMATCH',
+        `Node "${ctx.nodeId}": link ${index + 1} of input "${port}" must be a ${kind}`,
+        { nodeId: ctx.nodeId, port, expected: kind, received: input.kind, index },
+      );
+    }
+  });
+  return inputs;
+}
+
 const FLUSH_INTERVAL_MS = 200;
 const FLUSH_POINTS = 500;
 const PROGRESS_INTERVAL_MS = 200;
@@ -79,6 +107,7 @@ export class WorkerOpContext implements OpContext {
   readonly taskDir: string;
   readonly seed: number;
   readonly inputs: Record<string, InputRef>;
+  readonly inputLists: Record<string, InputRef[]>;
   readonly resumeFrom: string | undefined;
   private readonly abort = new AbortController();
   private pending: MetricPoint[] = [];
@@ -88,6 +117,8 @@ export class WorkerOpContext implements OpContext {
   private lastProgressSent: number | undefined;
   /** metrics.jsonl, open for appending for the task's lifetime (the process exits after it). */
   private readonly metricsFile: number;
+  /** How each metrics-file line ends: `MetricsFileLine.execution`, the time this execution started. */
+  private readonly lineEnd: string;
 
   constructor(
     request: StartRequest,
@@ -99,9 +130,13 @@ export class WorkerOpContext implements OpContext {
     this.taskDir = request.taskDir;
     this.seed = request.seed;
     this.inputs = request.inputs;
+    this.inputLists = request.inputLists ?? {};
     this.resumeFrom = request.resumeFrom;
     mkdirSync(this.taskDir, { recursive: true });
     this.metricsFile = openSync(join(this.taskDir, METRICS_FILE), 'a');
+    const mark = { execution: this.startedAt } satisfies Pick<MetricsFileLine, 'execution'>;
+    // `{"execution":…}` less its opening brace: `,"execution":…}` and the newline.
+    this.lineEnd = `,${JSON.stringify(mark).slice(1)}\n`;
   }
 
   get signal(): AbortSignal {
@@ -119,8 +154,10 @@ export class WorkerOpContext implements OpContext {
   metric(name: string, value: number, at: { step: number; epoch?: number }): void {
     const point: MetricPoint = { step: at.step, name, value, time: Date.now() };
     if (at.epoch !== undefined) point.epoch = at.epoch;
-    // Written through at once (no buffering in this process), so a crash loses nothing sent.
-    writeSync(this.metricsFile, JSON.stringify(point) + '\n');
+    // Written through at once (no buffering in this process), so a crash loses nothing sent. The
+    // line is the point plus this execution's mark (a MetricsFileLine), spliced in before the
+    // closing brace: copying the point into a new object to add it doubles this call's cost.
+    writeSync(this.metricsFile, JSON.stringify(point).slice(0, -1) + this.lineEnd);
     this.pending.push(point);
     if (this.pending.length >= FLUSH_POINTS) {
       this.flush();

@@ -29,6 +29,8 @@ export interface FakeOpContextInit {
   nodeId?: string;
   taskId?: string;
   inputs?: Record<string, InputRef>;
+  /** Inputs of many-link ports, in edge order (what the runner sends as `inputLists`). */
+  inputLists?: Record<string, InputRef[]>;
   resumeFrom?: string;
   backend?: BackendInfo;
 }
@@ -41,6 +43,7 @@ export class FakeOpContext implements OpContext {
   /** The params as written in a pipeline file (not resolved). */
   readonly params: Record<string, unknown>;
   readonly inputs: Record<string, InputRef>;
+  readonly inputLists: Record<string, InputRef[]>;
   readonly resumeFrom: string | undefined;
   readonly backend: BackendInfo;
 
@@ -61,6 +64,7 @@ export class FakeOpContext implements OpContext {
     this.nodeId = init.nodeId ?? 'node-1';
     this.taskId = init.taskId ?? 'task-1';
     this.inputs = init.inputs ?? {};
+    this.inputLists = init.inputLists ?? {};
     this.resumeFrom = init.resumeFrom;
     this.backend = init.backend ?? { name: 'cpu', package: '@tensorflow/tfjs', skipped: [], features: {} };
   }

@@ -9,14 +9,19 @@
  * training split with each example's index in place of its label; the loss gathers the teacher's
  * logits and the true label by index. Validation runs the teacher live on the validation split.
  *
+ * With `augment` "translate" each training batch is jittered (train/batches.ts) and the teacher
+ * scores the jittered batch live, so its soft targets describe the images the student sees; the
+ * cached logits serve only the unjittered case. `average`, `keepCheckpoints` and the `raw` /
+ * `checkpoints` outputs work as in `train` (train/averaging.ts).
+ *
  * Metrics: the loop's (`loss`, `lr`, `samples_per_second` per step; `epoch_loss`, `val_loss`,
  * `val_accuracy` per epoch) plus, per epoch, over the epoch's training batches: `accuracy` (student
  * top-1 against the dataset's labels, also with labels "none"), `agreement` (student top-1 equals
  * teacher top-1), `soft_loss`, `hard_loss`; and `val_agreement` with validation data.
  */
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
+import { preprocessingOfDataset } from '../../export/preprocessing';
 import type { ParamsOf } from '../../nodes/define';
 import type { distillNode } from '../../nodes/distill';
 import { distillationLoss } from '../compress/kd-loss';
@@ -30,10 +35,12 @@ import {
   predictClasses,
   readTrainingData,
 } from '../compress/op-support';
-import type { OpContext, OpSummary } from '../context';
+import { requireInput, type OpContext, type OpSummary } from '../context';
 import type { SplitData } from '../data/dataset-file';
-import { MODEL_DIR, saveModel, type ModelMeta } from '../models/model-file';
+import type { ModelMeta } from '../models/model-file';
 import { modelStats } from '../models/stats';
+import { TrainingOutputs } from '../train/averaging';
+import { translatedLoss, translationShape } from '../train/batches';
 import { classifierHead } from '../train/classifier-loss';
 import { fineTuneSetup } from '../train/config';
 import { runTrainingLoop, type LossFn } from '../train/loop';
@@ -107,10 +114,13 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
       y: Int32Array.from({ length: train.count }, (_, i) => i),
     };
     const options = { temperature: params.temperature, alpha: params.alpha };
+    const jitter = params.augment === 'translate';
     let pendingStats: tf.Tensor | undefined;
-    const lossFn: LossFn = (_model, x, index, training) => {
+    const distillLoss: LossFn = (_model, x, index, training) => {
       const zs = studentHead.logits(x, training);
-      const zt = tf.gather(teacherLogits, index);
+      const zt = jitter
+        ? teacherHead.logits(tf.reshape(x, [x.shape[0], ...teacherShape]), false)
+        : tf.gather(teacherLogits, index);
       const truth = tf.gather(trainLabels, index);
       const teacherTop = tf.cast(tf.argMax(zt, -1), 'int32');
       const targets = params.labels === 'none' ? teacherTop : truth;
@@ -123,6 +133,9 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
       pendingStats = tf.keep(tf.stack([correct, agree, tf.mul(soft, n), tf.mul(hard, n), tf.scalar(n)]));
       return loss;
     };
+    const lossFn = jitter
+      ? translatedLoss(distillLoss, translationShape(ctx.nodeId, manifest.inputShape), params.augmentShift)
+      : distillLoss;
     const evaluateFn: LossFn = (_model, x, y) => {
       const zs = studentHead.logits(x, false);
       const zt = teacherHead.logits(tf.reshape(x, [x.shape[0], ...teacherShape]), false);
@@ -138,6 +151,8 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
       : undefined;
     const stepsPerEpoch = Math.ceil(train.count / params.batchSize);
     const { optimizer, config } = fineTuneSetup(params, stepsPerEpoch);
+    const outputs = new TrainingOutputs({ ctx, model, params, stepsPerEpoch });
+    const extraHooks = outputs.hooks();
     try {
       const result = await runTrainingLoop({
         ctx,
@@ -151,6 +166,7 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
         config,
         hooks: {
           afterStep: (info) => {
+            extraHooks.afterStep?.(info);
             lastStep = info.globalStep;
             if (!pendingStats) return;
             const values = pendingStats.dataSync();
@@ -159,6 +175,7 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
             for (let i = 0; i < 5; i++) epochSums[i]! += values[i]!;
           },
           afterEpoch: (record) => {
+            extraHooks.afterEpoch?.(record);
             const [correct = 0, agree = 0, soft = 0, hard = 0, n = 0] = epochSums;
             const at = { step: lastStep, epoch: record.epoch };
             const figures: Record<string, number> = {
@@ -182,9 +199,11 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
           },
           // The float64 sums travel bit for bit as int32 pairs, so a resumed epoch reports the same.
           saveState: () => ({
+            ...extraHooks.saveState?.(),
             [ACCUMULATOR_STATE]: { shape: [10], values: new Int32Array(Float64Array.from(epochSums).buffer) },
           }),
           loadState: (arrays) => {
+            extraHooks.loadState?.(arrays);
             const saved = arrays[ACCUMULATOR_STATE];
             if (saved?.values instanceof Int32Array && saved.values.length === 10) {
               epochSums = new Float64Array(Int32Array.from(saved.values).buffer);
@@ -197,6 +216,10 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
       const outMeta: ModelMeta = {
         ...student.meta,
         trained: true,
+        preprocessing: preprocessingOfDataset({
+          ...manifest,
+          artifactMeta: requireInput(ctx, 'dataset', 'dataset').meta,
+        }),
         distillation: {
           teacher: {
             architecture: teacher.meta.architecture,
@@ -207,22 +230,28 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
           labels: params.labels,
         },
       };
-      const outDir = join(ctx.taskDir, MODEL_DIR);
-      await saveModel(model, outDir, outMeta);
       const metrics: Record<string, number> = {};
       for (const key of ['loss', 'accuracy', 'agreement', 'val_loss', 'val_accuracy', 'val_agreement']) {
         const value = final?.[key];
         if (typeof value === 'number') metrics[key] = value;
       }
-      ctx.artifact('model', 'model', outDir, {
-        ...modelStats(model),
-        kind: student.meta.kind,
-        architecture: student.meta.architecture,
-        inputShape: student.meta.inputShape,
-        numClasses: student.meta.numClasses,
-        trained: true,
-        distillation: outMeta.distillation,
+      const saved = await outputs.save({
+        finalStep: result.globalStep,
         metrics,
+        output: {
+          meta: outMeta,
+          artifactMeta: (figures) => ({
+            ...modelStats(model),
+            kind: student!.meta.kind,
+            architecture: student!.meta.architecture,
+            inputShape: student!.meta.inputShape,
+            numClasses: student!.meta.numClasses,
+            trained: true,
+            distillation: outMeta.distillation,
+            metrics: figures,
+          }),
+        },
+        ...(validation ? { validation: { split: validation, inputShape: studentShape } } : {}),
       });
       ctx.flush();
       return {
@@ -243,8 +272,10 @@ export async function distill(ctx: OpContext, params: ParamsOf<typeof distillNod
         samplesPerSecond: Math.round(result.samplesPerSecond),
         resumedFromStep: result.resumedFromStep,
         history,
+        ...saved,
       };
     } finally {
+      outputs.dispose();
       optimizer.dispose();
       pendingStats?.dispose();
     }

@@ -1,8 +1,11 @@
 /**
  * Batches for the training loop: the loss-function contract, gathering (optionally shuffled)
- * examples into a float batch, counting correct predictions, and evaluating a whole split.
+ * examples into a float batch, counting correct predictions, evaluating a whole split, and the
+ * random translations of the `augment` option (a wrapper around the loss function, so any op that
+ * trains with the loop can jitter its batches).
  */
 import * as tf from '@tensorflow/tfjs';
+import { DistilleryError } from '../../base/errors';
 import type { SplitData } from '../data/dataset-file';
 
 export interface LossOutput {
@@ -95,4 +98,115 @@ export function evaluateSplit(
   const result: { loss: number; accuracy?: number } = { loss: lossSum / Math.max(1, split.count) };
   if (scored > 0) result.accuracy = correct / scored;
   return result;
+}
+
+/**
+ * Random translations (Hinton et al. 2015 jittered MNIST by up to 2 pixels): one (dy, dx) per
+ * example, each a whole number in [−maxShift, maxShift], drawn from `random` (values in [0, 1)).
+ * Returned as [dy₀, dx₀, dy₁, dx₁, …].
+ */
+export function drawShifts(count: number, maxShift: number, random: () => number): Int32Array {
+  const shifts = new Int32Array(count * 2);
+  const span = 2 * maxShift + 1;
+  for (let i = 0; i < shifts.length; i++)
+    shifts[i] = Math.min(span - 1, Math.floor(random() * span)) - maxShift;
+  return shifts;
+}
+
+/**
+ * For images [count, height, width, channels] flattened, the source position of every output
+ * value when example i moves down by dy_i and right by dx_i; positions shifted in from outside the
+ * image point at `count·height·width·channels`, one past the end, where the caller puts a zero.
+ */
+export function translationIndices(
+  count: number,
+  shape: readonly [number, number, number],
+  shifts: Int32Array,
+): Int32Array {
+  const [height, width, channels] = shape;
+  const size = height * width * channels;
+  const outside = count * size;
+  const indices = new Int32Array(count * size);
+  for (let n = 0; n < count; n++) {
+    const dy = shifts[2 * n]!;
+    const dx = shifts[2 * n + 1]!;
+    for (let r = 0; r < height; r++) {
+      const from = r - dy;
+      for (let c = 0; c < width; c++) {
+        const fromColumn = c - dx;
+        const inside = from >= 0 && from < height && fromColumn >= 0 && fromColumn < width;
+        const out = n * size + (r * width + c) * channels;
+        const source = n * size + (from * width + fromColumn) * channels;
+        for (let k = 0; k < channels; k++) indices[out + k] = inside ? source + k : outside;
+      }
+    }
+  }
+  return indices;
+}
+
+/** Images [count, h, w, c] (flattened) translated by `shifts` with zero fill; the reference for the tensor path. */
+export function translateImages(
+  x: Float32Array,
+  count: number,
+  shape: readonly [number, number, number],
+  shifts: Int32Array,
+): Float32Array {
+  const indices = translationIndices(count, shape, shifts);
+  const out = new Float32Array(indices.length);
+  for (let i = 0; i < out.length; i++) {
+    const from = indices[i]!;
+    out[i] = from < x.length ? x[from]! : 0;
+  }
+  return out;
+}
+
+/** `x` (any shape whose examples hold h·w·c values) with every example translated by `shifts`, zero-filled. */
+export function translateBatch(
+  x: tf.Tensor,
+  shape: readonly [number, number, number],
+  shifts: Int32Array,
+): tf.Tensor {
+  const count = x.shape[0];
+  return tf.tidy(() => {
+    const padded = tf.concat([tf.reshape(x, [-1]), tf.zeros([1], x.dtype)]);
+    const indices = tf.tensor1d(translationIndices(count, shape, shifts), 'int32');
+    return tf.reshape(tf.gather(padded, indices), x.shape);
+  });
+}
+
+/**
+ * `lossFn` with its training batches translated at random by up to `maxShift` pixels (see
+ * `drawShifts`); evaluation batches pass unchanged. The shifts come from `Math.random`, which the
+ * training loop seeds per step (rng.ts), so a run draws the same shifts whenever it is resumed.
+ */
+export function translatedLoss(
+  lossFn: LossFn,
+  shape: readonly [number, number, number],
+  maxShift: number,
+): LossFn {
+  return (model, x, y, training) => {
+    if (!training) return lossFn(model, x, y, training);
+    const shifts = drawShifts(x.shape[0], maxShift, Math.random);
+    return lossFn(model, translateBatch(x, shape, shifts), y, training);
+  };
+}
+
+/**
+ * The [height, width, channels] a translation moves, from a dataset's example shape ([h, w] is one
+ * channel); INCOMPATIBLE_INPUTS naming the node and the `augment` param for data that is not images.
+ */
+export function translationShape(nodeId: string, inputShape: readonly number[]): [number, number, number] {
+  if (inputShape.length === 3) return [inputShape[0]!, inputShape[1]!, inputShape[2]!];
+  if (inputShape.length === 2) return [inputShape[0]!, inputShape[1]!, 1];
+  throw new DistilleryError(
+    'INCOMPATIBLE_INPUTS',
+    `Node "${nodeId}": augment "translate" needs images of shape [height, width, channels], the dataset's examples are [${inputShape.join(', ')}]`,
+    {
+      nodeId,
+      port: 'dataset',
+      param: 'augment',
+      expected: '[height, width, channels]',
+      received: inputShape,
+    },
+  );
 }
