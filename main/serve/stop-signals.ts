@@ -15,9 +15,9 @@ export interface StopSignalOptions {
   /** How often to look whether the processes that started us are still there. Default 500 ms. */
   parentPollMs?: number;
   /**
-   * Watch the parent and its ancestors at all; default true. (Node resets an ignored SIGHUP at
-   * start, so `nohup` leaves no trace to go by: a server meant to outlive the shell that started it
-   * is started detached instead, with `setsid`, in tmux or by a service manager.)
+   * Watch the parent and its ancestors at all; default: when started through npm (`npx`, `npm run`),
+   * whose shells swallow SIGTERM, or when DISTILLERY_STOP_WITH_PARENT=1. A server started directly
+   * (`distillery serve &`, `nohup …`) outlives the shell that started it, as servers do.
    */
   watchParent?: boolean;
 }
@@ -32,6 +32,15 @@ function parentOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether npm (`npx`, `npm run`) started this process, or the user asked to stop with the parent. */
+export function startedThroughWrapper(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (
+    env.DISTILLERY_STOP_WITH_PARENT === '1' ||
+    (env.DISTILLERY_STOP_WITH_PARENT !== '0' &&
+      (env.npm_execpath !== undefined || env.npm_lifecycle_event !== undefined))
+  );
 }
 
 /** Beyond this many generations the chain is not followed (a guard, not a limit met in practice). */
@@ -83,7 +92,7 @@ export function watchStopSignals(
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   let timer: NodeJS.Timeout | undefined;
-  if (options.watchParent ?? true) {
+  if (options.watchParent ?? startedThroughWrapper()) {
     const links = ancestry();
     timer = setInterval(() => {
       if (!ancestorExited(links)) return;

@@ -111,7 +111,11 @@ export async function startServe(
   const child =
     wrapper === 'direct'
       ? spawn(process.execPath, ['--import', 'tsx', CLI, ...serveArgs], spawnOptions)
-      : spawn('/bin/sh', ['-c', SERVE_WRAPPERS[wrapper], process.execPath, ...serveArgs], spawnOptions);
+      : spawn('/bin/sh', ['-c', SERVE_WRAPPERS[wrapper], process.execPath, ...serveArgs], {
+          ...spawnOptions,
+          // What npm puts in the environment of what it runs: the server watches its parents then.
+          env: { ...spawnOptions.env, npm_lifecycle_event: 'serve', npm_execpath: '/usr/lib/npm-cli.js' },
+        });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Answer, PipelineDoc, RunInfo } from '../../preload/contract';
+import { startedThroughWrapper } from '../../main/serve/stop-signals';
 import { cliJson, REPO_ROOT, startServe, type ServeProcess } from '../helpers/cli';
 import { ensureNoLeaks, liveDescendants } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
@@ -158,4 +159,18 @@ describe('distillery serve stops on SIGTERM', () => {
     },
     120_000,
   );
+});
+
+describe('when the server watches the processes that started it', () => {
+  it('does so under npm (npx, npm run) or when asked, not when started directly', () => {
+    expect(startedThroughWrapper({ npm_lifecycle_event: 'serve', npm_execpath: '/usr/lib/npm-cli.js' })).toBe(
+      true,
+    );
+    expect(startedThroughWrapper({ npm_execpath: '/usr/lib/npm-cli.js' })).toBe(true);
+    expect(startedThroughWrapper({})).toBe(false);
+    expect(startedThroughWrapper({ DISTILLERY_STOP_WITH_PARENT: '1' })).toBe(true);
+    expect(startedThroughWrapper({ npm_lifecycle_event: 'serve', DISTILLERY_STOP_WITH_PARENT: '0' })).toBe(
+      false,
+    );
+  });
 });
