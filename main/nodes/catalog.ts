@@ -34,8 +34,18 @@ export class NodeCatalog {
   /** The specs as plain data (no functions), for the palette and inspector. */
   list(): NodeSpecInfo[] {
     return [...this.specs.values()].map(
-      ({ type, version, title, category, help, inputs, outputs, params }): NodeSpecInfo =>
-        structuredClone({ type, version, title, category, help, inputs, outputs, params }),
+      ({ type, version, title, category, help, inputs, outputs, params, effects }): NodeSpecInfo =>
+        structuredClone({
+          type,
+          version,
+          title,
+          category,
+          help,
+          inputs,
+          outputs,
+          params,
+          ...(effects ? { effects: { external: [...effects.external] } } : {}),
+        }),
     );
   }
 }

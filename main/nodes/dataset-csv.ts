@@ -27,6 +27,7 @@ export const datasetCsvNode = defineNodeType({
       min: 0,
       max: 0.9,
       help: 'Test fraction when no test file is given (seeded shuffle).',
+      visibleWhen: { testPath: [''] },
     }),
     validationSplit: number({
       default: 0,

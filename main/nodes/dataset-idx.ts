@@ -28,12 +28,14 @@ export const datasetIdxNode = defineNodeType({
       min: 0,
       max: 100_000_000,
       help: 'Use the first N test images; 0 = all.',
+      visibleWhen: { testImages: [''] },
     }),
     testSplit: number({
       default: 0.2,
       min: 0,
       max: 0.9,
       help: 'Test fraction when no test files are given.',
+      visibleWhen: { testImages: [''] },
     }),
     validationSplit: number({
       default: 0,

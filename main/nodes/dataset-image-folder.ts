@@ -26,6 +26,7 @@ export const datasetImageFolderNode = defineNodeType({
       min: 0,
       max: 0.9,
       help: 'Test fraction when no test folder is given (seeded shuffle).',
+      visibleWhen: { testPath: [''] },
     }),
     validationSplit: number({
       default: 0,

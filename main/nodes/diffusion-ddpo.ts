@@ -35,6 +35,7 @@ export const diffusionDdpoNode = defineNodeType({
       min: 0,
       max: 100_000,
       help: 'Class whose probability the classifier reward maximises.',
+      visibleWhen: { reward: ['classifier'] },
     }),
     algorithm: choice({
       default: 'ddpo-is',
@@ -72,6 +73,7 @@ export const diffusionDdpoNode = defineNodeType({
       min: 0.0000001,
       max: 10,
       help: 'ε of DDPO-IS: ratios are clipped to [1 − ε, 1 + ε] (paper: 1e-4).',
+      visibleWhen: { algorithm: ['ddpo-is'] },
     }),
     advantageClip: number({ default: 5, min: 0.001, max: 1e6, help: 'Advantages are clipped to ±this.' }),
     advantageNormalization: choice({
@@ -96,7 +98,13 @@ export const diffusionDdpoNode = defineNodeType({
       max: 10_000,
       help: 'Denoising steps per chain (paper: 50).',
     }),
-    eta: number({ default: 1, min: 0.01, max: 10, help: 'DDIM η (paper: 1).' }),
+    eta: number({
+      default: 1,
+      min: 0.01,
+      max: 10,
+      help: 'DDIM η (paper: 1).',
+      visibleWhen: { sampler: ['ddim'] },
+    }),
     guidanceScale: number({
       default: 1,
       min: 0,

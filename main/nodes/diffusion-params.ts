@@ -59,6 +59,7 @@ export function samplerParams(defaults: { steps: number; eta: number; guidanceSc
       min: 0,
       max: 10,
       help: 'DDIM’s η: 0 = deterministic, 1 = DDPM-like noise (ignored by DDPM).',
+      visibleWhen: { method: ['ddim'] },
     }),
     guidanceScale: number({
       default: defaults.guidanceScale,
@@ -80,11 +81,19 @@ export const loraParams = {
     min: 1,
     max: 1024,
     help: 'Rank r of each adapter (adds r·(fan-in + fan-out) parameters per kernel).',
+    visibleWhen: { method: ['lora'] },
   }),
-  loraAlpha: number({ default: 4, min: 0.001, max: 1e6, help: 'LoRA α: the update is scaled by α / r.' }),
+  loraAlpha: number({
+    default: 4,
+    min: 0.001,
+    max: 1e6,
+    help: 'LoRA α: the update is scaled by α / r.',
+    visibleWhen: { method: ['lora'] },
+  }),
   loraTargets: choice({
     default: 'all',
     choices: LORA_TARGETS,
     help: 'Which kernels get adapters: every conv and dense kernel, or one kind.',
+    visibleWhen: { method: ['lora'] },
   }),
 };

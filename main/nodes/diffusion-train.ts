@@ -34,6 +34,7 @@ export const diffusionTrainNode = defineNodeType({
       min: 0,
       max: 10_000_000,
       help: 'Linear warm-up steps (warmup-cosine).',
+      visibleWhen: { schedule: ['warmup-cosine'] },
     }),
     gradientClip: number({
       default: 1,
@@ -47,8 +48,20 @@ export const diffusionTrainNode = defineNodeType({
       help: 'β schedule: linear from betaStart to betaEnd (Ho et al.) or cosine (Nichol & Dhariwal, s = 0.008, β ≤ 0.999).',
     }),
     timesteps: integer({ default: 1000, min: 2, max: 100_000, help: 'T, the number of diffusion steps.' }),
-    betaStart: number({ default: 0.0001, min: 0.0000001, max: 1, help: 'β₁ of the linear schedule.' }),
-    betaEnd: number({ default: 0.02, min: 0.0000001, max: 1, help: 'β_T of the linear schedule.' }),
+    betaStart: number({
+      default: 0.0001,
+      min: 0.0000001,
+      max: 1,
+      help: 'β₁ of the linear schedule.',
+      visibleWhen: { noiseSchedule: ['linear'] },
+    }),
+    betaEnd: number({
+      default: 0.02,
+      min: 0.0000001,
+      max: 1,
+      help: 'β_T of the linear schedule.',
+      visibleWhen: { noiseSchedule: ['linear'] },
+    }),
     classDropout: number({
       default: 0.1,
       min: 0,

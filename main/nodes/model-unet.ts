@@ -57,6 +57,7 @@ export const modelUnetNode = defineNodeType({
       default: 'scale-shift',
       choices: CONDITIONINGS,
       help: 'How time and class enter each block: scale and shift the features per channel (FiLM, Nichol & Dhariwal’s scale-shift) or only shift them (DDPM).',
+      visibleWhen: { classConditional: [true] },
     }),
     activation: choice({
       default: 'swish',

@@ -1,4 +1,13 @@
-import { boolean, choice, defineNodeType, integer, number, port, type ParamProblem } from './define';
+import {
+  applyWhen,
+  boolean,
+  choice,
+  defineNodeType,
+  integer,
+  number,
+  port,
+  type ParamProblem,
+} from './define';
 import { checkOptimizerParams, optimizerParams, SCORED_SPLITS } from './shared-params';
 
 /** Storage types of quantized weights that the tfjs weights manifest can hold. */
@@ -56,6 +65,7 @@ export const quantizeNode = defineNodeType({
       min: 4,
       max: 8,
       help: 'Bits of the integer kernels: 8 or 4. 4 bits need dtype uint8: the tfjs manifest and ONNX (before opset 21) have no 4-bit type, so the values are stored one per byte.',
+      visibleWhen: { dtype: ['uint8'] },
     }),
     dtype: choice({
       default: 'uint8',
@@ -65,6 +75,7 @@ export const quantizeNode = defineNodeType({
     nudgeZero: boolean({
       default: true,
       help: 'uint8/uint16: widen the range to include 0 and make 0 exactly representable (as the tfjs converter does), so pruned weights stay exactly zero.',
+      visibleWhen: { dtype: ['uint8', 'uint16'] },
     }),
     split: choice({
       default: 'test',
@@ -72,24 +83,28 @@ export const quantizeNode = defineNodeType({
       help: 'Split the accuracy is measured on.',
     }),
     batchSize: integer({ default: 256, min: 1, max: 65_536, help: 'Batch size for scoring.' }),
-    ...fineTuneParams,
+    // The fine-tuning params apply to quantization-aware training only.
+    ...applyWhen({ mode: ['qat'] }, fineTuneParams),
     epochs: integer({
       default: 1,
       min: 1,
       max: 10_000,
       help: 'qat: fine-tuning passes over the training set with fake-quantized kernels.',
+      visibleWhen: { mode: ['qat'] },
     }),
     learningRate: number({
       default: 0.0001,
       min: 0,
       max: 10,
       help: 'qat: peak learning rate η₀ of the fine-tuning (small: the model is already trained).',
+      visibleWhen: { mode: ['qat'] },
     }),
     fineTuneBatchSize: integer({
       default: 64,
       min: 1,
       max: 65_536,
       help: 'qat: examples per fine-tuning step.',
+      visibleWhen: { mode: ['qat'] },
     }),
   },
   check(params) {

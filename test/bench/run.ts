@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['train', 'compress', 'diffusion'];
+const ALL = ['train', 'compress', 'diffusion', 'runs-table'];
 const chosen = process.argv.slice(2).filter((name) => !name.startsWith('-'));
 const names = chosen.length > 0 ? chosen : ALL;
 let failed = 0;

@@ -274,13 +274,17 @@ describe('workbench in serve mode', () => {
     expect(diagonal).toBeGreaterThan(250);
     expect(diagonal).toBeLessThanOrEqual(500);
 
-    // The registry lists the trained model; its view shows the lineage back to the MLP.
+    // The registry lists the trained model (the MLP's untrained initialisation is hidden until
+    // asked for); its version's view shows the lineage back to the MLP.
     await page.getByTestId('nav-registry').click();
-    const row = page.locator('[data-testid="model-row"][data-model-name="untitled/train"]');
+    const row = page.locator('[data-testid="registered-row"][data-model-name="untitled/train"]');
     await row.waitFor({ timeout: 15_000 });
-    expect(await page.locator('[data-testid="model-row"]').count()).toBe(2);
+    expect(await page.locator('[data-testid="registered-row"]').count()).toBe(1);
+    await page.getByTestId('show-untrained').check();
+    await expect.poll(() => page.locator('[data-testid="registered-row"]').count()).toBe(2);
     await screenshot(page, 'registry', 'registry');
     await row.click();
+    await page.locator('[data-testid="version-row"][data-version="1"]').click();
     await page.getByTestId('model-title').getByText('untitled/train').waitFor();
     const lineage = page.getByTestId('lineage-graph');
     await lineage.locator('.vue-flow__node').nth(1).waitFor();

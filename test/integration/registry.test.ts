@@ -443,6 +443,7 @@ describe('SqliteRunStore', () => {
         fingerprint: 'fp-1',
         status: 'done',
         reusedFrom: null,
+        reusedFromRun: null,
         attempt: 1,
         progress: { done: 3, total: 10, etaSeconds: null },
         backend: null,
@@ -453,6 +454,11 @@ describe('SqliteRunStore', () => {
         checkpoint: { path: '/tasks/task-1/ckpt', step: 3 },
         models: { model: model.id },
         taskDir: '/tasks/task-1',
+        executor: null,
+        jobId: null,
+        nodeName: null,
+        warm: null,
+        executorState: null,
       },
     ]);
     expect(runs.getTask('task-1')?.outputs.model?.path).toBe('/tasks/task-1/model');
@@ -475,6 +481,8 @@ describe('SqliteRunStore', () => {
       reusedFrom: 'task-1',
     });
     expect(runs.getRun('run-2').tasks[0]?.models).toEqual({ model: model.id });
+    // A reused task names the run that produced it.
+    expect(runs.getRun('run-2').tasks[0]?.reusedFromRun).toBe('run-1');
     expect(runs.findReusableTask('fp-1')?.id).toBe('task-1');
     runs.updateTask('task-1', { status: 'failed', error: { code: 'TASK_FAILED', message: 'x' } });
     expect(runs.findReusableTask('fp-1')).toBeUndefined();

@@ -33,6 +33,7 @@ function task(overrides: Partial<TaskInfo>): TaskInfo {
     fingerprint: 'f',
     status: 'done',
     reusedFrom: null,
+    reusedFromRun: null,
     attempt: 1,
     progress: null,
     backend: null,
@@ -43,6 +44,11 @@ function task(overrides: Partial<TaskInfo>): TaskInfo {
     checkpoint: null,
     models: {},
     taskDir: '/runs/r1/x',
+    executor: null,
+    jobId: null,
+    nodeName: null,
+    warm: null,
+    executorState: null,
     ...overrides,
   };
 }
@@ -119,6 +125,9 @@ describe('evaluations of a model version', () => {
     pipelineFile: null,
     pipeline,
     error: null,
+    label: null,
+    tags: [],
+    note: '',
     tasks: [
       task({ id: 'r1-fit', nodeId: 'fit', models: { model: 'mv_fit' } }),
       task({ id: 'r1-prune', nodeId: 'prune', nodeType: 'prune', models: { model: 'mv_pruned' } }),

@@ -388,6 +388,7 @@ function task(overrides: Partial<TaskInfo> = {}): TaskInfo {
     fingerprint: 'f',
     status: 'queued',
     reusedFrom: null,
+    reusedFromRun: null,
     attempt: 1,
     progress: null,
     backend: null,
@@ -398,6 +399,11 @@ function task(overrides: Partial<TaskInfo> = {}): TaskInfo {
     checkpoint: null,
     models: {},
     taskDir: '/tmp/t1',
+    executor: null,
+    jobId: null,
+    nodeName: null,
+    warm: null,
+    executorState: null,
     ...overrides,
   };
 }
@@ -416,6 +422,9 @@ function run(overrides: Partial<RunInfo> = {}): RunInfo {
     pipelineFile: null,
     pipeline: { format: 1, name: 'mnist-mlp', seed: 42, nodes: [], edges: [] },
     error: null,
+    label: null,
+    tags: [],
+    note: '',
     tasks: [task(), task({ id: 't2', nodeId: 'score', status: 'queued' })],
     ...overrides,
   };
@@ -535,6 +544,7 @@ function model(overrides: Partial<ModelVersionInfo>): ModelVersionInfo {
     sizeBytes: 4000,
     params: {},
     metrics: {},
+    metricRecords: [],
     meta: {},
     ...overrides,
   };

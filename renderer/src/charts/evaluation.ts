@@ -109,3 +109,33 @@ export function evaluationTasksOf(run: RunInfo, model: { id: string; taskId: str
   );
   return run.tasks.filter((task) => scorers.has(task.nodeId) && readEvaluation(task.summary) !== null);
 }
+
+/**
+ * Every evaluation of a model version that the given runs hold: the tasks that recorded metrics on
+ * it (the registry keeps their task ids, so evaluations from later runs count too) and the evaluate
+ * tasks of its producing run that scored it; each once, with a confusion matrix, in run order.
+ */
+export function evaluationsOfVersion(
+  model: {
+    id: string;
+    runId: string | null;
+    taskId: string | null;
+    metricRecords: ReadonlyArray<{ taskId: string | null }>;
+  },
+  runs: readonly RunInfo[],
+): Array<{ run: RunInfo; task: TaskInfo; evaluation: ClassifierEvaluation }> {
+  const recorded = new Set(model.metricRecords.flatMap((record) => (record.taskId ? [record.taskId] : [])));
+  const found: Array<{ run: RunInfo; task: TaskInfo; evaluation: ClassifierEvaluation }> = [];
+  const seen = new Set<string>();
+  for (const run of runs) {
+    const producing = run.id === model.runId ? evaluationTasksOf(run, model) : [];
+    for (const task of [...producing, ...run.tasks.filter((candidate) => recorded.has(candidate.id))]) {
+      if (seen.has(task.id)) continue;
+      const evaluation = readEvaluation(task.summary);
+      if (!evaluation) continue;
+      seen.add(task.id);
+      found.push({ run, task, evaluation });
+    }
+  }
+  return found;
+}

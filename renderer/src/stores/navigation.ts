@@ -8,6 +8,7 @@ export type Route =
   | { name: 'run'; runId: string }
   | { name: 'compare'; runIds: string[] }
   | { name: 'registry' }
+  | { name: 'registered'; modelName: string }
   | { name: 'model'; ref: string };
 
 export function parseHash(hash: string): Route {
@@ -22,7 +23,7 @@ export function parseHash(hash: string): Route {
         runIds: new URLSearchParams(query).get('runs')?.split(',').filter(Boolean) ?? [],
       };
     case 'registry':
-      return { name: 'registry' };
+      return parts[1] ? { name: 'registered', modelName: parts[1] } : { name: 'registry' };
     case 'models':
       return parts[1] ? { name: 'model', ref: parts[1] } : { name: 'registry' };
     default:
@@ -42,6 +43,8 @@ export function formatHash(route: Route): string {
       return `#/compare?runs=${route.runIds.map(encodeURIComponent).join(',')}`;
     case 'registry':
       return '#/registry';
+    case 'registered':
+      return `#/registry/${encodeURIComponent(route.modelName)}`;
     case 'model':
       return `#/models/${encodeURIComponent(route.ref)}`;
   }

@@ -5,7 +5,12 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { LineageGraph, ModelVersionInfo } from '../../../preload/contract';
+import type {
+  LineageGraph,
+  ModelVersionInfo,
+  RegisteredModelInfo,
+  RegistryChange,
+} from '../../../preload/contract';
 import { errorMessage, useClient } from '../api';
 
 export type SortKey =
@@ -78,6 +83,10 @@ export const useRegistryStore = defineStore('registry', () => {
   const sortKey = ref<SortKey>('createdAt');
   const sortDirection = ref<'asc' | 'desc'>('desc');
   const lineages = shallowRef<Record<string, LineageGraph>>({});
+  /** Registered models: one per name, with their versions counted and current aliases. */
+  const registered = shallowRef<RegisteredModelInfo[]>([]);
+  /** Versions in the registry, as `registry.changed` last said (or the last list). */
+  const versionCount = ref(0);
 
   const rows = computed(() => filterAndSort(models.value, query.value, sortKey.value, sortDirection.value));
 
@@ -92,8 +101,16 @@ export const useRegistryStore = defineStore('registry', () => {
   async function refresh(): Promise<void> {
     loading.value = true;
     try {
-      models.value = await client.request('models.list', {});
+      // Both at once; the version list stands on its own if the grouped list fails.
+      const names = client.request('models.registered', {}).then(
+        (list) => list,
+        () => null,
+      );
+      const versions = await client.request('models.list', {});
+      models.value = versions;
+      versionCount.value = versions.length;
       error.value = null;
+      registered.value = (await names) ?? registered.value;
     } catch (caught) {
       error.value = errorMessage(caught);
     } finally {
@@ -140,8 +157,54 @@ export const useRegistryStore = defineStore('registry', () => {
     return deleted;
   }
 
-  async function exportModel(ref: string, format: string, outDir: string): Promise<string[]> {
-    const { files } = await client.request('models.export', { ref, format, outDir });
+  /** `force` replaces what the folder holds even when it is another model's export. */
+  /** One registered model's versions, newest first. */
+  async function listVersions(name: string): Promise<ModelVersionInfo[]> {
+    const list = await client.request('models.list', { name });
+    for (const model of list) upsert(model);
+    return list;
+  }
+
+  /** Removes an alias from the version that carries it. */
+  async function untag(ref: string, alias: string): Promise<ModelVersionInfo> {
+    const model = await client.request('models.untag', { ref, alias });
+    upsert(model);
+    registered.value = registered.value.map((entry) => {
+      if (entry.name !== model.name) return entry;
+      const aliases = { ...entry.aliases };
+      delete aliases[alias];
+      return { ...entry, aliases };
+    });
+    return model;
+  }
+
+  /** Sets a registered model's description. */
+  async function describe(name: string, description: string): Promise<RegisteredModelInfo> {
+    const model = await client.request('models.describe', { name, description });
+    registered.value = registered.value.map((entry) => (entry.name === name ? model : entry));
+    return model;
+  }
+
+  let changeTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * `registry.changed` (this process's runs or another's): the count follows at once, the lists
+   * in one refetch however many changes arrive together.
+   */
+  function changed(count: RegistryChange): void {
+    versionCount.value = count.versions;
+    changeTimer ??= setTimeout(() => {
+      changeTimer = undefined;
+      void refresh();
+    }, 250);
+  }
+
+  async function exportModel(ref: string, format: string, outDir: string, force = false): Promise<string[]> {
+    const { files } = await client.request('models.export', {
+      ref,
+      format,
+      outDir,
+      ...(force ? { force } : {}),
+    });
     return files;
   }
 
@@ -154,6 +217,12 @@ export const useRegistryStore = defineStore('registry', () => {
     sortDirection,
     lineages,
     rows,
+    registered,
+    versionCount,
+    untag,
+    describe,
+    listVersions,
+    changed,
     sortBy,
     refresh,
     get,

@@ -18,6 +18,8 @@ import type {
 import { errorMessage, useClient } from '../api';
 import { appendMetricNames } from '../charts/metric-order';
 import { SeriesBuffer } from '../charts/series-buffer';
+import { rowFromRun, rowsFromSummaries, updateRow, type RunRow } from '../runs/table';
+import { useCatalogStore } from './catalog';
 
 /** Lines kept per task in the log pane. */
 export const LOG_LIMIT = 5000;
@@ -111,7 +113,127 @@ export const useRunsStore = defineStore('runs', () => {
   const byId = computed(() => new Map(runs.value.map((run) => [run.id, run])));
   const active = computed(() => runs.value.filter((run) => !isFinished(run.status)));
 
+  /** The runs table: one row per run, with params and figures (`runs.summaries`). */
+  const table = shallowRef<RunRow[]>([]);
+  /** How many runs the data directory holds. */
+  const tableTotal = ref(0);
+  const tableLoading = ref(false);
+  const tableError = ref<string | null>(null);
+  let tableLoaded = false;
+  /** The params every row of the last full load shared; rows added later are split against it. */
+  let tableShared: Readonly<Record<string, unknown>> = {};
+  /** Runs whose row waits for a fresh summary (new, or just finished: their figures changed). */
+  const staleRows = new Set<string>();
+  let staleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  async function loadTable(): Promise<void> {
+    tableLoading.value = true;
+    try {
+      const answer = await client.request('runs.summaries', {});
+      tableShared = answer.sharedParams;
+      table.value = rowsFromSummaries(answer);
+      tableTotal.value = answer.total;
+      tableLoaded = true;
+      tableError.value = null;
+    } catch (caught) {
+      tableError.value = errorMessage(caught);
+    } finally {
+      tableLoading.value = false;
+    }
+  }
+
+  /** Replaces or adds rows, newest first. */
+  function putRows(rows: readonly RunRow[]): void {
+    if (rows.length === 0) return;
+    const byRow = new Map(rows.map((row) => [row.id, row]));
+    const next = table.value.map((row) => byRow.get(row.id) ?? row);
+    const known = new Set(table.value.map((row) => row.id));
+    const added = rows.filter((row) => !known.has(row.id));
+    table.value = added.length
+      ? [...added, ...next].sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      : next;
+    tableTotal.value += added.length;
+  }
+
+  function rowShows(row: RunRow): string {
+    return JSON.stringify([
+      row.status,
+      row.startedAt,
+      row.finishedAt,
+      row.label,
+      row.tags,
+      row.note,
+      row.tasks,
+    ]);
+  }
+
+  async function refreshStaleRows(): Promise<void> {
+    staleTimer = undefined;
+    const ids = [...staleRows];
+    staleRows.clear();
+    if (ids.length === 0) return;
+    try {
+      putRows(rowsFromSummaries(await client.request('runs.summaries', { runIds: ids }), tableShared));
+    } catch {
+      // The row keeps what the run's events said; the next load refreshes it.
+    }
+  }
+
+  /** Keeps the table's row of a run in step with its events; figures follow in one batched fetch. */
+  function updateTableRow(run: RunInfo): void {
+    if (!tableLoaded) return;
+    const existing = table.value.find((row) => row.id === run.id);
+    if (existing) {
+      const next = updateRow(existing, run);
+      // Progress events change nothing the table shows: leave its rows (and their sort) alone.
+      if (rowShows(next) !== rowShows(existing)) putRows([next]);
+    } else putRows([rowFromRun(run, (type) => useCatalogStore().spec(type), tableShared)]);
+    if (!existing || isFinished(run.status)) {
+      staleRows.add(run.id);
+      staleTimer ??= setTimeout(() => void refreshStaleRows(), 300);
+    }
+  }
+
+  /** Renames, tags or annotates a run. */
+  async function updateRun(
+    runId: string,
+    patch: { label?: string | null; tags?: string[]; note?: string },
+  ): Promise<RunInfo> {
+    const run = await client.request('runs.update', { runId, ...patch });
+    upsertRun(run);
+    return run;
+  }
+
+  /** Deletes a finished run; its registered models stay unless `deleteModels`. */
+  async function deleteRun(
+    runId: string,
+    deleteModels = false,
+  ): Promise<{ deletedModels: string[]; keptModels: string[] }> {
+    const result = await client.request('runs.delete', { runId, ...(deleteModels ? { deleteModels } : {}) });
+    runs.value = runs.value.filter((run) => run.id !== runId);
+    if (table.value.some((row) => row.id === runId)) {
+      table.value = table.value.filter((row) => row.id !== runId);
+      tableTotal.value = Math.max(0, tableTotal.value - 1);
+    }
+    return result;
+  }
+
+  /**
+   * Runs a run's pipeline again: every finished task is reused unless `fromNode`, which runs that
+   * node and everything downstream of it again.
+   */
+  async function rerun(run: RunInfo, fromNode?: string): Promise<RunInfo> {
+    const started = await client.request('runs.start', {
+      doc: run.pipeline,
+      ...(fromNode ? { forceNodes: [fromNode] } : {}),
+      ...(run.pipelineFile ? { pipelineFile: run.pipelineFile } : {}),
+    });
+    upsertRun(started);
+    return started;
+  }
+
   function upsertRun(run: RunInfo): void {
+    updateTableRow(run);
     const index = runs.value.findIndex((existing) => existing.id === run.id);
     if (index < 0) {
       runs.value = [run, ...runs.value].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -321,11 +443,12 @@ export const useRunsStore = defineStore('runs', () => {
 
   async function start(
     doc: PipelineDoc,
-    options: { force?: boolean; pipelineFile?: string | null } = {},
+    options: { force?: boolean; forceNodes?: string[]; pipelineFile?: string | null } = {},
   ): Promise<RunInfo> {
     const run = await client.request('runs.start', {
       doc,
       ...(options.force ? { force: true } : {}),
+      ...(options.forceNodes?.length ? { forceNodes: options.forceNodes } : {}),
       ...(options.pipelineFile ? { pipelineFile: options.pipelineFile } : {}),
     });
     upsertRun(run);
@@ -362,5 +485,13 @@ export const useRunsStore = defineStore('runs', () => {
     cancel,
     resume,
     upsertRun,
+    table,
+    tableTotal,
+    tableLoading,
+    tableError,
+    loadTable,
+    updateRun,
+    deleteRun,
+    rerun,
   };
 });
