@@ -3,9 +3,13 @@
  * hands out the API handlers. Electron, `distillery serve` and the CLI all start here.
  */
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { Disposable, toDisposable } from '../base/lifecycle';
 import { createDefaultCatalog, type NodeCatalog } from '../nodes/index';
 import { Runner } from '../jobs/runner';
+import type { RunnerExecutorOptions } from '../jobs/executors/executor-set';
+import { SweepRunner } from '../jobs/sweeps';
+import { SqliteSweepStore } from '../registry/sweep-store';
 import { FsArtifactStore } from '../registry/artifact-store';
 import { openDatabase, type Database } from '../registry/db';
 import { SqliteModelRegistry } from '../registry/model-registry';
@@ -21,6 +25,10 @@ export interface AppConfig {
   workerEntry?: string;
   cancelGraceMs?: number;
   workerEnv?: NodeJS.ProcessEnv;
+  /** How often to look for other processes' runs and registry changes (ms; 0 = never). */
+  externalPollMs?: number;
+  /** Where tasks run (`--executor`), the warm pool, SLURM settings; over the data directory's executors.json. */
+  executors?: RunnerExecutorOptions;
 }
 
 export class DistilleryApp extends Disposable {
@@ -31,6 +39,8 @@ export class DistilleryApp extends Disposable {
   readonly runs: SqliteRunStore;
   readonly catalog: NodeCatalog;
   readonly runner: Runner;
+  readonly sweepStore: SqliteSweepStore;
+  readonly sweeps: SweepRunner;
 
   constructor(readonly config: AppConfig) {
     super();
@@ -51,9 +61,23 @@ export class DistilleryApp extends Disposable {
       ...(config.backend ? { backend: config.backend } : {}),
       ...(config.cancelGraceMs !== undefined ? { cancelGraceMs: config.cancelGraceMs } : {}),
       ...(config.workerEnv ? { workerEnv: config.workerEnv } : {}),
+      ...(config.externalPollMs !== undefined ? { externalPollMs: config.externalPollMs } : {}),
+      ...config.executors,
     });
     // Registered last so it is disposed first: workers stop before the database closes.
     this._register(this.runner);
+    this.sweepStore = new SqliteSweepStore(this.db);
+    // After the runner, so it is disposed before it: it stops acting on runs that are ending.
+    this.sweeps = this._register(
+      new SweepRunner({
+        runner: this.runner,
+        store: this.sweepStore,
+        runs: this.runs,
+        registry: this.registry,
+        catalog: this.catalog,
+        sweepsDir: join(this.layout.root, 'sweeps'),
+      }),
+    );
   }
 }
 

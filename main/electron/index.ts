@@ -21,7 +21,7 @@ function start(): void {
   installContentSecurityPolicy();
   const app = createApp({ dataDir: resolveDataDir(process.env.DISTILLERY_DATA_DIR) });
   registerFileProtocol([app.layout.runs]);
-  const fanout = new EventFanout(app.runner);
+  const fanout = new EventFanout(app.runner, undefined, app.sweeps);
   const windowOptions = {
     preload: join(here, '../preload/index.cjs'),
     devServerUrl: process.env.ELECTRON_RENDERER_URL,

@@ -7,6 +7,7 @@ import type { EventMap, EventName, MetricBatch } from '../../preload/contract';
 import { Emitter } from '../base/event';
 import { Disposable, toDisposable } from '../base/lifecycle';
 import type { Runner } from './runner';
+import type { SweepRunner } from './sweeps';
 
 export interface ContractEvent<K extends EventName = EventName> {
   event: K;
@@ -22,8 +23,13 @@ export class EventFanout extends Disposable {
   constructor(
     runner: Runner,
     private readonly intervalMs = 100,
+    sweeps?: SweepRunner,
   ) {
     super();
+    if (sweeps) {
+      this._register(sweeps.onDidChangeSweep((payload) => this.emit('sweep.status', payload)));
+      this._register(sweeps.onDidChangeTrial((payload) => this.emit('trial.status', payload)));
+    }
     this._register(runner.onDidChangeRun((payload) => this.emit('run.status', payload)));
     this._register(
       runner.onDidChangeTask((payload) => {
@@ -34,6 +40,7 @@ export class EventFanout extends Disposable {
     );
     this._register(runner.onDidLog((payload) => this.emit('task.log', payload)));
     this._register(runner.onDidSample((payload) => this.emit('task.sample', payload)));
+    this._register(runner.onDidChangeRegistry((payload) => this.emit('registry.changed', payload)));
     this._register(runner.onDidMetrics((batch) => this.queueMetrics(batch)));
     this._register(toDisposable(() => this.timer && clearTimeout(this.timer)));
   }
