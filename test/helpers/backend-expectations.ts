@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 export const BACKEND_PREFERENCE = [
   { name: 'tensorflow-gpu', package: '@tensorflow/tfjs-node-gpu' },
   { name: 'tensorflow', package: '@tensorflow/tfjs-node' },
+  { name: 'webgpu', package: '@tensorflow/tfjs-backend-webgpu' },
   { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm' },
   { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu' },
 ] as const;

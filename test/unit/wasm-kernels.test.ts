@@ -1,6 +1,7 @@
 /**
  * The wasm kernel fixes (ENGINE-NOTES: explicit-transpose matmuls, convolution gradients as forward
- * convolutions) checked against the stock cpu backend in the same process, plus backend selection.
+ * convolutions; then the max-pool gradient, bias sums, copy-free Identity/Cast) checked against the
+ * stock cpu backend in the same process, plus backend selection.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { DistilleryError } from '../../main/base/errors';
 import { backendChoiceFromEnv, initBackend, tfjsVersions } from '../../main/worker/backend';
 import { installedWasmKernelFixes, installWasmKernelFixes } from '../../main/worker/kernels/index';
 import { isReplacedKernel } from '../../main/worker/kernels/wasm-matmul';
+import { wasmThreadsFromEnv } from '../../main/worker/kernels/wasm-threads';
 import type { BackendInfo } from '../../main/worker/protocol';
 import { expectAutoBackendChoice, isInstalled, NATIVE_BACKENDS } from '../helpers/backend-expectations';
 
@@ -84,7 +86,14 @@ describe('backend selection', () => {
   it('picks the fastest backend that loads here and says why the faster ones were skipped', () => {
     expectAutoBackendChoice(backend);
     if (backend.name === 'wasm') {
-      expect(backend.features).toMatchObject({ threads: false, kernelFixes: true });
+      // The thread pool has the threads asked for (every core unless DISTILLERY_WASM_THREADS says).
+      const threads = wasmThreadsFromEnv();
+      expect(backend.features).toMatchObject({
+        threads: threads > 1,
+        threadsCount: threads,
+        kernelFixes: true,
+      });
+      expect(backend.features.threadsError).toBeUndefined();
       expect(typeof backend.features.simd).toBe('boolean');
     } else {
       expect(backend.features).toMatchObject({ kernelFixes: false });
@@ -116,13 +125,37 @@ describe('backend selection', () => {
     expect(backendChoiceFromEnv({ DISTILLERY_BACKEND: '' })).toBe('auto');
     expect(backendChoiceFromEnv({ DISTILLERY_BACKEND: ' WASM ' })).toBe('wasm');
     expect(backendChoiceFromEnv({ DISTILLERY_BACKEND: 'tensorflow-gpu' })).toBe('tensorflow-gpu');
+    expect(backendChoiceFromEnv({ DISTILLERY_BACKEND: 'webgpu' })).toBe('webgpu');
     let failure: unknown;
     try {
-      backendChoiceFromEnv({ DISTILLERY_BACKEND: 'webgpu' });
+      backendChoiceFromEnv({ DISTILLERY_BACKEND: 'metal' });
     } catch (error) {
       failure = error;
     }
-    expect(failure).toMatchObject({ code: 'BACKEND_UNAVAILABLE', details: { received: 'webgpu' } });
+    expect(failure).toMatchObject({ code: 'BACKEND_UNAVAILABLE', details: { received: 'metal' } });
+  });
+
+  it('refuses a DISTILLERY_WASM_THREADS that is not a thread count, naming the variable', async () => {
+    const saved = process.env.DISTILLERY_WASM_THREADS;
+    process.env.DISTILLERY_WASM_THREADS = 'two';
+    try {
+      const failure = await initBackend('wasm').then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(DistilleryError);
+      expect(failure).toMatchObject({
+        code: 'BACKEND_UNAVAILABLE',
+        details: { param: 'DISTILLERY_WASM_THREADS', expected: 'an integer from 1 to 8', received: 'two' },
+      });
+      expect(tf.getBackend()).toBe('wasm');
+    } finally {
+      if (saved === undefined) delete process.env.DISTILLERY_WASM_THREADS;
+      else process.env.DISTILLERY_WASM_THREADS = saved;
+    }
+    expect(wasmThreadsFromEnv({ DISTILLERY_WASM_THREADS: ' 3 ' })).toBe(3);
+    expect(() => wasmThreadsFromEnv({ DISTILLERY_WASM_THREADS: '9' })).toThrow(/from 1 to 8, got "9"/);
+    expect(() => wasmThreadsFromEnv({ DISTILLERY_WASM_THREADS: '0' })).toThrow(RangeError);
   });
 
   it('reports tfjs and backend package versions', () => {
@@ -135,7 +168,16 @@ describe('backend selection', () => {
     const before = [...installedWasmKernelFixes()];
     installWasmKernelFixes();
     expect(installedWasmKernelFixes()).toEqual(before);
-    for (const kernel of ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']) {
+    for (const kernel of [
+      'BatchMatMul',
+      '_FusedMatMul',
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'MaxPoolGrad',
+      'Sum',
+      'Identity',
+      'Cast',
+    ]) {
       expect(isReplacedKernel(kernel, 'wasm')).toBe(true);
     }
   });
@@ -282,6 +324,10 @@ const fixedConvCases: ConvCase[] = [
   },
   { x: [1, 9, 9, 2], filter: [3, 3, 2, 3], strides: 1, pad: 'same', dilations: 2 },
   { x: [2, 9, 8, 2], filter: [2, 3, 2, 2], strides: 1, pad: 'valid', dilations: [2, 1] },
+  // More input channels.
+  { x: [2, 7, 8, 6], filter: [3, 3, 6, 4], strides: 1, pad: 'same' },
+  { x: [2, 9, 9, 8], filter: [3, 3, 8, 4], strides: 2, pad: 'valid' },
+  { x: [1, 9, 9, 6], filter: [3, 3, 6, 3], strides: 1, pad: 'same', dilations: 2 },
 ];
 
 function randomConvCase(): ConvCase {
@@ -453,10 +499,143 @@ describe('conv2d gradients as forward convolutions', () => {
       )([x, w]);
       const product = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.matMul(a, b, true, true)))([p, q]);
       const batched = tf.fused.matMul({ a: t, b: t, transposeB: true, bias });
-      tf.dispose([...convolution, ...product, batched]);
+      const pooled = tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid')))(x);
+      const biasSum = tf.sum(x, [0, 1, 2]);
+      // One input channel, as a first layer has.
+      const narrow = tf.tidy(() =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid')),
+        )([tf.slice(x, [0, 0, 0, 0], [2, 9, 9, 1]), tf.slice(w, [0, 0, 0, 0], [3, 3, 1, 4])]),
+      );
+      tf.dispose([...convolution, ...product, batched, pooled, biasSum, ...narrow]);
     }
     expect(counts()).toEqual(before);
     tf.dispose([x, w, p, q, bias, t]);
+  });
+});
+
+interface PoolCase {
+  x: [number, number, number, number];
+  filter: number | [number, number];
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number;
+  /** ReLU first: many windows of equal zeros, where the first maximum must win. */
+  relu?: boolean;
+}
+
+const poolCases: PoolCase[] = [
+  // The CNN's pools: windows inside the input, channels a multiple of 4 (the SIMD path).
+  { x: [2, 8, 8, 8], filter: 2, strides: 2, pad: 'valid', relu: true },
+  { x: [3, 11, 11, 4], filter: 2, strides: 2, pad: 'valid' },
+  // Channels not a multiple of 4 (SIMD with a scalar tail), overlapping windows, odd sizes.
+  { x: [2, 7, 9, 6], filter: 2, strides: 2, pad: 'valid', relu: true },
+  { x: [2, 9, 9, 5], filter: 3, strides: 2, pad: 'valid' },
+  { x: [1, 6, 7, 3], filter: [2, 3], strides: [1, 2], pad: 'valid' },
+  // Padding: windows that reach outside the input (the JavaScript path).
+  { x: [2, 8, 8, 8], filter: 3, strides: 1, pad: 'same' },
+  { x: [1, 7, 7, 4], filter: 2, strides: 2, pad: 'same', relu: true },
+  { x: [2, 6, 6, 2], filter: 3, strides: 2, pad: 1 },
+];
+
+describe('max pool gradient', () => {
+  for (const c of poolCases) {
+    it(`x ${c.x.join('×')}, filter ${JSON.stringify(c.filter)}, strides ${JSON.stringify(c.strides)}, pad ${JSON.stringify(c.pad)}${c.relu ? ', after relu' : ''}`, async () => {
+      const x = randomValues(c.x);
+      const outShape = tf.tidy(() => tf.maxPool(tf.zeros<tf.Rank.R4>(c.x), c.filter, c.strides, c.pad).shape);
+      const weights = randomValues(outShape);
+      const error = await compare(() => {
+        const pooled = (t: tf.Tensor) => {
+          const input = c.relu ? tf.relu(t) : t;
+          return tf.maxPool(input as tf.Tensor4D, c.filter, c.strides, c.pad);
+        };
+        const loss = (t: tf.Tensor) => tf.sum(tf.mul(pooled(t), tf.tensor(weights, outShape)));
+        const input = tf.tensor(x, c.x);
+        return [pooled(input), tf.grad(loss)(input)];
+      });
+      record('maxPool (forward, dx)', error);
+      expect(error).toBeLessThan(TOLERANCE);
+    });
+  }
+
+  it('passes no gradient through a window of −∞ or NaN, as the cpu backend', async () => {
+    const values = [
+      -Infinity,
+      -Infinity,
+      -Infinity,
+      -Infinity,
+      NaN,
+      NaN,
+      NaN,
+      NaN,
+      NaN,
+      1,
+      NaN,
+      2,
+      3,
+      3,
+      3,
+      3,
+    ];
+    const compute = () => {
+      const x = tf.tensor4d(values, [1, 4, 4, 1]);
+      return [tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid')))(x)];
+    };
+    const [expected] = await on('cpu', compute);
+    const [actual] = await on('wasm', compute);
+    expect(Array.from(actual!)).toEqual(Array.from(expected!));
+    // The top windows (−∞ and NaN only) pass nothing; each bottom window ties at 3 and only its
+    // first 3 (row-major) gets the gradient.
+    const receivers = Array.from(actual!).flatMap((value, index) => (value === 0 ? [] : [[index, value]]));
+    expect(receivers).toEqual([
+      [12, 1],
+      [14, 1],
+    ]);
+  });
+});
+
+describe('bias sums (Sum over every axis but the last)', () => {
+  const cases: Array<{ shape: number[]; axis: number[]; keepDims: boolean }> = [
+    { shape: [128, 26, 26, 8], axis: [0, 1, 2], keepDims: false },
+    { shape: [37, 13], axis: [0], keepDims: false },
+    { shape: [5, 4, 3, 7], axis: [2, 0, 1], keepDims: true },
+    { shape: [9, 6], axis: [-2], keepDims: false },
+    // Other reductions keep the stock kernel.
+    { shape: [5, 4, 3], axis: [1, 2], keepDims: false },
+    { shape: [6, 5], axis: [1], keepDims: true },
+  ];
+  for (const { shape, axis, keepDims } of cases) {
+    it(`sum of ${shape.join('×')} over ${JSON.stringify(axis)}${keepDims ? ', keepDims' : ''}`, async () => {
+      const values = randomValues(shape);
+      const compute = () => [tf.sum(tf.tensor(values, shape), axis, keepDims)];
+      const [expected] = await on('cpu', compute);
+      const error = await compare(compute);
+      const shapeOnWasm = tf.tidy(() => tf.sum(tf.tensor(values, shape), axis, keepDims).shape);
+      const shapeOnCpu = tf.tidy(() => tf.zeros(shape).sum(axis, keepDims).shape);
+      expect(shapeOnWasm).toEqual(shapeOnCpu);
+      expect(expected!.length).toBe(tf.util.sizeFromShape(shapeOnCpu));
+      record('Sum (bias gradients)', error);
+      expect(error).toBeLessThan(TOLERANCE);
+    });
+  }
+});
+
+describe('Identity and same-dtype Cast share memory', () => {
+  it('keep values and lifetimes right, and still convert between dtypes', () => {
+    expect(tf.getBackend()).toBe('wasm');
+    const ids = () => tf.engine().backend.numDataIds();
+    const x = tf.tensor2d([1.5, -2.25, 3, 4.75], [2, 2]);
+    const before = ids();
+    const clone = tf.clone(x);
+    const same = tf.cast(x, 'float32');
+    expect(ids()).toBe(before);
+    x.dispose();
+    expect(Array.from(clone.dataSync())).toEqual([1.5, -2.25, 3, 4.75]);
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 3, 4.75]);
+    const integers = tf.cast(clone, 'int32');
+    expect(integers.dtype).toBe('int32');
+    expect(Array.from(integers.dataSync())).toEqual([1, -2, 3, 4]);
+    tf.dispose([clone, same, integers]);
+    expect(ids()).toBe(before - 1);
   });
 });
 

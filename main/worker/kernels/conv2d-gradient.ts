@@ -15,6 +15,7 @@
  *  - as the wasm `Conv2DBackpropFilter` (missing) and `Conv2DBackpropInput` kernels, because
  *    `tf.fused.conv2d` (what tfjs-layers' Conv2D uses) calls those ops from its own custom gradient
  *    and never consults the registered `Conv2D` gradient;
+ *  - dx of a stride-1 convolution pads inside the convolution rather than with a separate pad;
  *  - kernels that have no fast formulation here (depthwise backprops, NCHW) run on the cpu backend
  *    for that op only: inputs are copied out of the wasm heap, the tfjs-backend-cpu kernel runs,
  *    the result is copied back.
@@ -121,15 +122,27 @@ export function conv2dInputGradient(
     // exactly inHeight outputs.
     const reachHeight = (info.filterHeight - 1) * dilationHeight;
     const reachWidth = (info.filterWidth - 1) * dilationWidth;
-    const padded = padOrCrop(
-      dilated,
+    const amounts = [
       reachHeight - padInfo.top,
       inHeight + padInfo.top - dilated.shape[1],
       reachWidth - padInfo.left,
       inWidth + padInfo.left - dilated.shape[2],
-    );
+    ] as const;
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
-    return tf.conv2d(padded, flipped, 1, 'valid', 'NHWC', [dilationHeight, dilationWidth]);
+    const dilations: [number, number] = [dilationHeight, dilationWidth];
+    if (amounts.every((amount) => amount >= 0)) {
+      // The convolution pads by itself (XNNPACK reads zeros), saving a padded copy of dy.
+      const [top, bottom, left, right] = amounts;
+      const explicit: tf.backend_util.ExplicitPadding = [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ];
+      return tf.conv2d(dilated, flipped, 1, explicit, 'NHWC', dilations);
+    }
+    const padded = padOrCrop(dilated, ...amounts);
+    return tf.conv2d(padded, flipped, 1, 'valid', 'NHWC', dilations);
   });
 }
 

@@ -7,9 +7,18 @@
  * update). `sgd`, `momentum` and `adam` have no decoupled form; for them a `weightDecay` > 0 is
  * applied as the classic coupled L2 term added to the gradient (g ← g + λ·θ), which for Adam is
  * NOT the same as AdamW — pick `adamw` for that. A `weightDecay` of 0 leaves the gradient untouched.
+ *
+ * Momentum, Adam, AdamW and Lion run as one fused kernel per variable where the backend has it
+ * (kernels/fused-optimizer.ts, same bits as the op-by-op form written out below).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerName } from '../../nodes/shared-params';
+import {
+  FUSED_KERNELS,
+  hasFusedKernel,
+  installFusedOptimizerKernels,
+  runFusedUpdate,
+} from '../kernels/fused-optimizer';
 
 /** Adam's ε. 1e-8 as in Kingma & Ba, Loshchilov & Hutter and PyTorch (Keras and tf.train use 1e-7). */
 export const ADAM_EPSILON = 1e-8;
@@ -190,6 +199,16 @@ class Momentum extends SlotOptimizer {
     _t: number,
     [velocity]: tf.Variable[],
   ): void {
+    if (hasFusedKernel(FUSED_KERNELS.momentum)) {
+      const [theta, v] = runFusedUpdate(
+        FUSED_KERNELS.momentum,
+        { variable, grad, velocity: velocity! },
+        { momentum: this.momentum, weightDecay: this.weightDecay, learningRate: lr },
+      );
+      velocity!.assign(v!);
+      variable.assign(theta!);
+      return;
+    }
     const g = withCoupledDecay(grad, variable, this.weightDecay);
     const v = tf.add(tf.mul(velocity!, this.momentum), g);
     velocity!.assign(v);
@@ -220,6 +239,25 @@ class Adam extends SlotOptimizer {
     t: number,
     [m, v]: tf.Variable[],
   ): void {
+    if (hasFusedKernel(FUSED_KERNELS.adam)) {
+      const [theta, m1, v1] = runFusedUpdate(
+        FUSED_KERNELS.adam,
+        { variable, grad, m: m!, v: v! },
+        {
+          beta1: this.beta1,
+          beta2: this.beta2,
+          epsilon: this.epsilon,
+          weightDecay: this.weightDecay,
+          decoupled: this.decoupled,
+          learningRate: lr,
+          t,
+        },
+      );
+      m!.assign(m1!);
+      v!.assign(v1!);
+      variable.assign(theta!);
+      return;
+    }
     const g = this.decoupled ? grad : withCoupledDecay(grad, variable, this.weightDecay);
     const m1 = tf.add(tf.mul(m!, this.beta1), tf.mul(g, 1 - this.beta1));
     const v1 = tf.add(tf.mul(v!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
@@ -244,6 +282,16 @@ class Lion extends SlotOptimizer {
   }
 
   protected update(variable: tf.Variable, grad: tf.Tensor, lr: number, _t: number, [m]: tf.Variable[]): void {
+    if (hasFusedKernel(FUSED_KERNELS.lion)) {
+      const [theta, m1] = runFusedUpdate(
+        FUSED_KERNELS.lion,
+        { variable, grad, m: m! },
+        { beta1: this.beta1, beta2: this.beta2, weightDecay: this.weightDecay, learningRate: lr },
+      );
+      m!.assign(m1!);
+      variable.assign(theta!);
+      return;
+    }
     const c = tf.add(tf.mul(m!, this.beta1), tf.mul(grad, 1 - this.beta1));
     let step = tf.sign(c);
     if (this.weightDecay > 0) step = tf.add(step, tf.mul(variable, this.weightDecay));
@@ -252,7 +300,9 @@ class Lion extends SlotOptimizer {
   }
 }
 
+/** An optimiser by name; its fused kernels are registered on first use. */
 export function createOptimizer(config: OptimizerConfig): Optimizer {
+  installFusedOptimizerKernels();
   const weightDecay = config.weightDecay ?? 0;
   const beta1 = config.beta1 ?? 0.9;
   switch (config.name) {
