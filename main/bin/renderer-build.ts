@@ -11,7 +11,12 @@ export function builtIndex(root: string): string {
 }
 
 /** Files outside renderer/ that the renderer bundles. */
-const SHARED_SOURCES = ['preload/contract.ts', 'preload/graph-rules.ts', 'preload/bridge.ts'];
+const SHARED_SOURCES = [
+  'preload/contract.ts',
+  'preload/graph-rules.ts',
+  'preload/bridge.ts',
+  'preload/units.ts',
+];
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;

@@ -12,8 +12,9 @@
  *   MatMul; biases and activations stay float32. Without that file the (dequantized) weights are
  *   written as float32.
  * - Metadata: producer `Distillery` and its version; the lineage summary as `doc_string`; class
- *   names, input layout, preprocessing, architecture, quantization and the full distillery.json
- *   in `metadata_props` (Netron shows both).
+ *   names, input layout, preprocessing (the same description as the tfjs export's, from
+ *   preprocessing.ts), architecture, quantization, the full distillery.json and the `export`
+ *   record naming the model (export-record.ts) in `metadata_props` (Netron shows both).
  *
  * A layer ONNX cannot express is refused with EXPORT_UNSUPPORTED naming every such layer.
  */
@@ -25,7 +26,9 @@ import { describeModelMeta } from './lineage-summary';
 import { attribute, OnnxGraphBuilder, type GraphValue } from './onnx-graph';
 import { LAYER_CONVERTERS, layout, type ConvertContext } from './onnx-layers';
 import { encodeModelProto } from './onnx-proto';
-import { prepareOutDir } from './out-dir';
+import type { ExportRecord } from './export-record';
+import { exportGuard, prepareOutDir } from './out-dir';
+import { preprocessingOfModel } from './preprocessing';
 import { productVersion } from './producer';
 import { readQuantizedWeights, QUANTIZED_WEIGHTS_JSON, type PerChannelWeight } from './quantized-weights';
 import type { ExportOptions, ExportResult, Exporter } from './types';
@@ -161,6 +164,7 @@ function checkQuantizedWeights(model: LayersModelFile, quantized: Map<string, Pe
   }
 }
 
+/** What a consumer does to raw input: the same description as the tfjs export's (preprocessing.ts). */
 function preprocessing(model: LayersModelFile): Record<string, unknown> {
   const meta = model.meta ?? {};
   if (meta.kind === 'diffusion') {
@@ -170,27 +174,13 @@ function preprocessing(model: LayersModelFile): Record<string, unknown> {
       class: 'one-hot class, last slot = no class (classifier-free guidance)',
     };
   }
-  const inputShape = Array.isArray(meta.inputShape) ? (meta.inputShape as number[]) : model.inputs[0]?.shape;
-  if (inputShape?.length === 3) {
-    return {
-      layout: 'NHWC',
-      dtype: 'float32',
-      shape: ['batch', ...inputShape],
-      formula: 'x = pixel / 255 (0…1), row-major, channels last',
-    };
-  }
-  return {
-    layout: '[batch, features]',
-    dtype: 'float32',
-    shape: ['batch', ...(inputShape ?? [])],
-    formula: 'features as the dataset node produced them (CSV columns standardised)',
-  };
+  return { ...preprocessingOfModel(meta, model.inputs[0]?.shape ?? []) };
 }
 
 /** Builds the ONNX bytes of a model read by readLayersModel. */
 export function buildOnnxModel(
   model: LayersModelFile,
-  options: { quantized?: Map<string, PerChannelWeight>; lineage?: string } = {},
+  options: { quantized?: Map<string, PerChannelWeight>; lineage?: string; record?: ExportRecord } = {},
 ): { bytes: Uint8Array; summary: OnnxModelSummary } {
   checkExportable(model);
   const quantized = options.quantized;
@@ -278,11 +268,18 @@ export function buildOnnxModel(
   const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
   const bits = isQuantized ? [...quantized.values()][0]!.bits : null;
   const meta = model.meta;
+  const input = preprocessing(model);
   const metadata: Record<string, string> = {
-    class_names: JSON.stringify(Array.isArray(meta?.classNames) ? meta.classNames : []),
+    class_names: JSON.stringify(
+      Array.isArray(input.classNames)
+        ? input.classNames
+        : Array.isArray(meta?.classNames)
+          ? meta.classNames
+          : [],
+    ),
     input_layout:
       'TensorFlow.js layout: images [batch, height, width, channels] (NHWC) float32; transposed to NCHW inside the graph',
-    preprocessing: JSON.stringify(preprocessing(model)),
+    preprocessing: JSON.stringify(input),
     architecture: text(meta?.architecture, model.modelClass),
     architecture_params: JSON.stringify(meta?.architectureParams ?? {}),
     kind: text(meta?.kind, 'classifier'),
@@ -305,6 +302,7 @@ export function buildOnnxModel(
   };
   if (meta) metadata.distillery = JSON.stringify(meta);
   if (model.diffusion) metadata.diffusion = JSON.stringify(model.diffusion);
+  if (options.record) metadata.export = JSON.stringify(options.record);
   const docString = options.lineage ?? describeModelMeta(meta);
   const version = productVersion();
   const proto = {
@@ -341,11 +339,13 @@ export const onnxExporter: Exporter = {
   async export(modelDir: string, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
     const model = await readLayersModel(modelDir);
     const quantized = readQuantizedWeights(modelDir);
+    const guard = await exportGuard(modelDir, options);
     const { bytes } = buildOnnxModel(model, {
       ...(quantized ? { quantized } : {}),
       ...(typeof options.lineage === 'string' ? { lineage: options.lineage } : {}),
+      record: { format: 'onnx', ...guard.identity },
     });
-    await prepareOutDir(outDir);
+    await prepareOutDir(outDir, guard);
     const files: string[] = [];
     if (model.diffusion) {
       await writeFile(join(outDir, 'diffusion.json'), JSON.stringify(model.diffusion, null, 2));

@@ -1,15 +1,19 @@
 /**
  * The `tfjs` exporter: the TensorFlow.js layers format as the official converters write it —
  * `model.json` (topology + one weights group) and `group1-shard{i}of{n}.bin` files of at most
- * `shardSizeBytes` each — loadable with a stock `tf.loadLayersModel(url)`. `distillery.json`
- * (architecture, class names) is copied alongside so the export can be re-imported with its labels,
- * and a diffusion model's `diffusion.json` (noise schedule, input encodings, sampler defaults) so a
+ * `shardSizeBytes` each — loadable with a stock `tf.loadLayersModel(url)`. `distillery.json` holds
+ * the model's meta (architecture, class names), the input `preprocessing` a consumer must apply
+ * (preprocessing.ts) and the `export` record naming the model (export-record.ts), so the export can
+ * be re-imported with its labels and is never replaced by another model's unasked; a diffusion
+ * model's `diffusion.json` (noise schedule, input encodings, sampler defaults) is copied too, so a
  * third party can sample it.
  */
 import { copyFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistilleryError } from '../base/errors';
-import { prepareOutDir } from './out-dir';
+import type { ExportRecord } from './export-record';
+import { exportGuard, prepareOutDir } from './out-dir';
+import { preprocessingOfModel } from './preprocessing';
 import { producerName } from './producer';
 import type { ExportOptions, ExportResult, Exporter } from './types';
 
@@ -20,8 +24,8 @@ export const MIN_SHARD_SIZE_BYTES = 1024;
 
 const MODEL_JSON = 'model.json';
 const MODEL_META = 'distillery.json';
-/** Files copied beside model.json when the model has them: its meta, a diffusion model's schedule and sampler. */
-const SIDECAR_FILES = [MODEL_META, 'diffusion.json'];
+/** Files copied beside model.json when the model has them: a diffusion model's schedule and sampler. */
+const SIDECAR_FILES = ['diffusion.json'];
 const SHARD_PATTERN = /^group1-shard\d+of\d+\.bin$/;
 
 /** The parts of a layers-format model.json this exporter reads and writes. */
@@ -116,6 +120,28 @@ async function readModelDirectory(modelDir: string): Promise<{ json: LayersModel
   return { json: { ...json, weightsManifest: [{ paths: [], weights: specs }] }, weights };
 }
 
+/** The model's distillery.json, when it has one. */
+async function readModelMeta(modelDir: string): Promise<Record<string, unknown> | undefined> {
+  const path = join(modelDir, MODEL_META);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const meta: unknown = JSON.parse(text);
+    if (typeof meta === 'object' && meta !== null && !Array.isArray(meta))
+      return meta as Record<string, unknown>;
+  } catch {
+    // Reported below with the file's name.
+  }
+  throw new DistilleryError('MODEL_INVALID', `${path}: expected a JSON object (the model's meta)`, {
+    file: path,
+    expected: 'a JSON object',
+  });
+}
+
 function shardSize(options: ExportOptions): number {
   const value = options.shardSizeBytes ?? DEFAULT_SHARD_SIZE_BYTES;
   if (!Number.isInteger(value) || value < MIN_SHARD_SIZE_BYTES) {
@@ -134,7 +160,9 @@ export const tfjsLayersExporter: Exporter = {
   async export(modelDir: string, outDir: string, options: ExportOptions = {}): Promise<ExportResult> {
     const maxShard = shardSize(options);
     const { json, weights } = await readModelDirectory(modelDir);
-    await prepareOutDir(outDir);
+    const guard = await exportGuard(modelDir, options);
+    const meta = await readModelMeta(modelDir);
+    await prepareOutDir(outDir, guard);
 
     const count = Math.ceil(weights.byteLength / maxShard);
     const shards: string[] = [];
@@ -164,6 +192,12 @@ export const tfjsLayersExporter: Exporter = {
     if (json.userDefinedMetadata !== undefined) out.userDefinedMetadata = json.userDefinedMetadata;
 
     const files = [...shards];
+    const record: ExportRecord = { format: 'tfjs', ...guard.identity };
+    const outMeta: Record<string, unknown> = { ...(meta ?? {}) };
+    if (meta && meta.kind !== 'diffusion') outMeta.preprocessing = preprocessingOfModel(meta);
+    outMeta.export = record;
+    await writeFile(join(outDir, MODEL_META), JSON.stringify(outMeta, null, 2));
+    files.push(MODEL_META);
     for (const name of SIDECAR_FILES) {
       const sidecar = join(modelDir, name);
       const exists = await stat(sidecar).then(

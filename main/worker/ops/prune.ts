@@ -21,6 +21,7 @@
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { DistilleryError } from '../../base/errors';
+import { preprocessingOfDataset } from '../../export/preprocessing';
 import type { ParamsOf } from '../../nodes/define';
 import type { pruneNode } from '../../nodes/prune';
 import {
@@ -47,7 +48,7 @@ import {
   readTrainingData,
 } from '../compress/op-support';
 import { describePlan, planStructuredPruning, rewireModel } from '../compress/structured';
-import type { OpContext, OpSummary } from '../context';
+import { requireInput, type OpContext, type OpSummary } from '../context';
 import { takeFirst } from '../data/splits';
 import { MODEL_DIR, saveModel, type ModelMeta } from '../models/model-file';
 import { describeLayers, modelStats } from '../models/stats';
@@ -77,7 +78,11 @@ export async function prune(ctx: OpContext, params: ParamsOf<typeof pruneNode>):
       accuracyBefore,
       paramCountBefore: statsBefore.paramCount,
     };
-    const outMeta: ModelMeta = { ...meta, trained: true };
+    const preprocessing = preprocessingOfDataset({
+      ...manifest,
+      artifactMeta: requireInput(ctx, 'dataset', 'dataset').meta,
+    });
+    const outMeta: ModelMeta = { ...meta, trained: true, preprocessing };
 
     let weights: PrunableWeight[] = [];
     let masks: Uint8Array[] = [];

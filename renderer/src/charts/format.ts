@@ -1,25 +1,27 @@
-/** Number formatting for chart axes, tooltips and tables. */
+/**
+ * Number formatting for chart axes, tooltips and tables. Sizes, durations, percentages and counts
+ * come from preload/units.ts, which the CLI uses too, so a figure reads the same in both.
+ */
+import {
+  formatCompactCount,
+  formatEta as formatTimeLeft,
+  formatNumber,
+  formatPercent as percent,
+} from '../../../preload/units';
 
 /** Four significant digits; exponent form for very small or very large values. */
 export function formatMetric(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  const abs = Math.abs(value);
-  if (Number.isInteger(value) && abs < 1e15) return value.toLocaleString('en-US');
-  if (abs !== 0 && (abs < 1e-3 || abs >= 1e5)) return value.toExponential(2);
-  return Number(value.toPrecision(4)).toString();
+  return formatNumber(value);
 }
 
 /** 1,234,567 → "1.23M". */
 export function formatCount(value: number): string {
-  const abs = Math.abs(value);
-  if (abs >= 1e9) return `${(value / 1e9).toFixed(2)}B`;
-  if (abs >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
-  if (abs >= 1e4) return `${(value / 1e3).toFixed(1)}K`;
-  return value.toLocaleString('en-US');
+  return formatCompactCount(value);
 }
 
+/** A fraction as a percentage with two decimals ("97.35%"); "—" when absent. */
 export function formatPercent(value: number | undefined): string {
-  return value === undefined ? '—' : `${(value * 100).toFixed(2)}%`;
+  return percent(value);
 }
 
 /** "2 min ago", "yesterday", else a date. */
@@ -49,11 +51,7 @@ export function formatDateTime(iso: string | null): string {
   });
 }
 
+/** Time left with its unit ("42s", "3m05s"), as the CLI prints it; "—" while unknown. */
 export function formatEta(seconds: number | null | undefined): string {
-  if (seconds == null || !Number.isFinite(seconds)) return '—';
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+  return formatTimeLeft(seconds);
 }

@@ -17,6 +17,8 @@ export interface ChartSeries {
   timeOrigin?: number | null;
   /** Steps per epoch of its task, when known before its first epoch ends. */
   stepsPerEpoch?: number | null;
+  /** Its line colour, where a view keeps one colour per run across charts (Compare). */
+  color?: string;
 }
 
 export interface SeriesColumns {
