@@ -113,6 +113,11 @@ export class WorkerProcess extends Disposable {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...options.env },
+      // Its own process group: Ctrl+C in a terminal signals the whole foreground group, and a
+      // worker killed by that SIGINT would die without its checkpoint (or, still loading, fail its
+      // task) before the runner could cancel it. The runner stops it (cancel → SIGTERM → SIGKILL),
+      // and it exits by itself when the runner's IPC channel closes.
+      detached: true,
     });
     let stderr = '';
     const collect = (chunk: Buffer) => {

@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DistilleryError, errors } from '../base/errors';
 import {
@@ -115,7 +115,7 @@ export class WorkerOpContext implements OpContext {
   private readonly startedAt = Date.now();
   private progressBase: { done: number; time: number } | undefined;
   private lastProgressSent: number | undefined;
-  /** metrics.jsonl, open for appending for the task's lifetime (the process exits after it). */
+  /** metrics.jsonl, open for appending until `close()`. */
   private readonly metricsFile: number;
   /** How each metrics-file line ends: `MetricsFileLine.execution`, the time this execution started. */
   private readonly lineEnd: string;
@@ -213,5 +213,11 @@ export class WorkerOpContext implements OpContext {
 
   get elapsedSeconds(): number {
     return (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** Sends what is buffered and closes the metrics file: a warm worker goes on to other tasks. */
+  close(): void {
+    this.flush();
+    closeSync(this.metricsFile);
   }
 }

@@ -47,6 +47,12 @@ export interface MetricsFileLine extends MetricPoint {
  */
 export const EVENTS_FILE = 'events.jsonl';
 
+/**
+ * Name of the file, in each task directory, that holds the `StartRequest` of a worker with no IPC
+ * channel (a SLURM job): the worker reads it with `--start-file`, and a requeued job reads it again.
+ */
+export const START_FILE = 'start.json';
+
 /** One line of the events file (written by worker/event-file.ts). */
 export interface EventsFileLine {
   /** When the worker wrote the line (ms since the epoch). */
@@ -75,6 +81,11 @@ export interface StartRequest {
   seed: number;
   /** Path of a checkpoint written by an earlier attempt of the same task. */
   resumeFrom?: string;
+  /**
+   * After this task the worker waits for the next `start` instead of exiting (a warm worker of the
+   * local executor's pool). It exits anyway after a failed or cancelled task.
+   */
+  keepAlive?: boolean;
 }
 
 export interface CancelRequest {
@@ -90,14 +101,30 @@ export type WorkerRequest = StartRequest | CancelRequest;
  * runner knows.
  */
 export type WorkerEvent =
-  | { type: 'ready'; protocol: number; pid: number; backend: BackendInfo; versions: Record<string, string> }
+  | {
+      type: 'ready';
+      protocol: number;
+      pid: number;
+      backend: BackendInfo;
+      versions: Record<string, string>;
+      /** The SLURM job the worker runs in (`SLURM_JOB_ID`), when it runs in one. */
+      jobId?: string;
+      /** The machine the worker runs on (a SLURM job's `SLURMD_NODENAME`, else the host name). */
+      node?: string;
+    }
   | ({ type: 'log' } & Omit<LogLine, 'runId'>)
   | ({ type: 'metrics' } & Omit<MetricBatch, 'runId'>)
   | ({ type: 'progress'; taskId: string } & TaskProgress)
   | ({ type: 'checkpoint'; taskId: string } & TaskCheckpoint)
   | ({ type: 'sample' } & Omit<TaskSample, 'runId'>)
   | ({ type: 'artifact'; taskId: string; role: string } & ArtifactRef)
-  | { type: 'done'; taskId: string; summary: Record<string, unknown> }
+  | {
+      type: 'done';
+      taskId: string;
+      summary: Record<string, unknown>;
+      /** The worker stays for another task (it was asked to `keepAlive`, and has released this one). */
+      staying?: boolean;
+    }
   | { type: 'error'; taskId: string; error: SerializedError };
 
 export type WorkerEventType = WorkerEvent['type'];

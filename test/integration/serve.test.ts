@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -26,6 +26,9 @@ describe('distillery serve', () => {
   let token: string;
 
   beforeAll(async () => {
+    // Warm workers outlive the runs they serve by design (test/integration/warm-workers.test.ts);
+    // without a pool, every worker a test starts must be gone after it.
+    writeFileSync(join(tmp.dir, 'executors.json'), JSON.stringify({ local: { warmWorkers: 0 } }));
     server = spawn(
       process.execPath,
       ['--import', 'tsx', 'main/cli.ts', 'serve', '--port', '0', '--data-dir', tmp.dir],

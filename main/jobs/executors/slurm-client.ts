@@ -331,6 +331,16 @@ export class SlurmClient {
     this.timeoutMs = options.commandTimeoutMs ?? 30_000;
   }
 
+  /** Whether `command` is on the PATH SLURM's commands are looked up in. */
+  hasCommand(command: string): boolean {
+    return this.findOnPath(command) !== null;
+  }
+
+  /** The environment SLURM's commands run in. */
+  get environment(): NodeJS.ProcessEnv {
+    return this.env;
+  }
+
   /**
    * Writes the job's batch script into the task folder and submits it with `sbatch --parsable`.
    * SLURM_OPTION_INVALID for resources of the wrong form; SLURM_SUBMIT_FAILED with sbatch's

@@ -2,6 +2,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { SystemInfo } from '../../../preload/contract';
+import { formatBytes as formatSize } from '../../../preload/units';
 import { errorMessage, useClient } from '../api';
 import type { ConnectionState } from '../api/client';
 
@@ -30,16 +31,9 @@ function shortReason(name: string, reason: string): string {
   return text.length > 56 ? `${text.slice(0, 53)}…` : text;
 }
 
+/** Sizes in binary units (KiB, MiB, GiB), as everywhere else (preload/units.ts). */
 export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+  return formatSize(bytes);
 }
 
 export const useSystemStore = defineStore('system', () => {
