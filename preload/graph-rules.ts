@@ -1,12 +1,13 @@
 /**
  * Graph rules that the engine (main/pipeline) and the editor (renderer) must apply identically: what
- * a node id may be, how an edge endpoint is written, and which ports may be linked. They live here,
+ * a node id may be, how an edge endpoint is written, which ports may be linked and when a param
+ * applies (`visibleWhen`). They live here,
  * beside the contract, because both sides may import preload/ and neither may import the other; a
  * rule declared once cannot drift (an id the inspector accepts is an id the validator accepts).
  *
  * Pure: no Node built-ins, no DOM, no value imports.
  */
-import type { PortType } from './contract';
+import type { ParamSpecInfo, ParamVisibility, PortType } from './contract';
 
 /** The longest node id, in characters; ids appear in file names, logs and registry lineage. */
 export const NODE_ID_MAX_LENGTH = 64;
@@ -53,4 +54,38 @@ export function formatEndpoint(endpoint: Endpoint): string {
  */
 export function portsCompatible(from: PortType, to: PortType): boolean {
   return from === to;
+}
+
+/**
+ * True when the param applies: every param its `visibleWhen` names has one of the listed values.
+ * `valueOf` gives a param's value as written, else its default.
+ */
+export function isParamVisible(
+  spec: Pick<ParamSpecInfo, 'visibleWhen'>,
+  valueOf: (name: string) => unknown,
+): boolean {
+  const when = spec.visibleWhen;
+  if (!when) return true;
+  return Object.entries(when).every(([name, values]) => {
+    const value = valueOf(name);
+    return values.some((candidate) => candidate === value);
+  });
+}
+
+/** "optimizer is momentum", "schedule is cosine or warmup-cosine and earlyStopping is true". */
+export function describeVisibility(when: ParamVisibility): string {
+  return Object.entries(when)
+    .map(([name, values]) => `${name} is ${values.map((value) => String(value)).join(' or ')}`)
+    .join(' and ');
+}
+
+/**
+ * The value of each param of a node as the inspector and the validator see it: as written when
+ * written, else the spec's default.
+ */
+export function paramValueOf(
+  params: Readonly<Record<string, unknown>>,
+  specs: Readonly<Record<string, Pick<ParamSpecInfo, 'default'>>>,
+): (name: string) => unknown {
+  return (name) => (Object.prototype.hasOwnProperty.call(params, name) ? params[name] : specs[name]?.default);
 }

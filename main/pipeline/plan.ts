@@ -16,6 +16,8 @@ export interface PlannedTask {
   fingerprint: string;
   /** Input port → upstream node and its output port. */
   inputs: Record<string, Endpoint>;
+  /** Many-link port → the upstream outputs linked to it, in edge order (absent when unlinked). */
+  inputLists: Record<string, Endpoint[]>;
   /** Node ids this task waits for. */
   dependsOn: string[];
 }
@@ -26,6 +28,13 @@ export function planPipeline(pipeline: ResolvedPipeline): PlannedTask[] {
     const inputFingerprints: Record<string, { fingerprint: string; port: string }> = {};
     for (const [port, from] of Object.entries(node.inputs)) {
       inputFingerprints[port] = { fingerprint: byNode.get(from.nodeId)!.fingerprint, port: from.port };
+    }
+    const listFingerprints: Record<string, Array<{ fingerprint: string; port: string }>> = {};
+    for (const [port, links] of Object.entries(node.inputLists)) {
+      listFingerprints[port] = links.map((from) => ({
+        fingerprint: byNode.get(from.nodeId)!.fingerprint,
+        port: from.port,
+      }));
     }
     const seed = taskSeed(pipeline.doc.seed, node.id);
     const task: PlannedTask = {
@@ -42,9 +51,16 @@ export function planPipeline(pipeline: ResolvedPipeline): PlannedTask[] {
         params: node.params,
         seed,
         inputs: inputFingerprints,
+        inputLists: listFingerprints,
       }),
       inputs: node.inputs,
-      dependsOn: [...new Set(Object.values(node.inputs).map((e) => e.nodeId))],
+      inputLists: node.inputLists,
+      dependsOn: [
+        ...new Set([
+          ...Object.values(node.inputs).map((e) => e.nodeId),
+          ...Object.values(node.inputLists).flatMap((links) => links.map((e) => e.nodeId)),
+        ]),
+      ],
     };
     byNode.set(node.id, task);
   }

@@ -20,6 +20,7 @@ import {
   portsCompatible,
   type Endpoint,
 } from './graph';
+import { validateExecutorBlock } from './executor-block';
 import { countIssues, PIPELINE_LIMITS, scanDocument, type PipelineLimits } from './limits';
 import {
   isModelName,
@@ -32,6 +33,7 @@ import {
 } from './names';
 import { copyParams, resolveParams } from './params';
 import { LISTED_ITEMS, pointerSegment, preview } from './preview';
+import { validateSweep } from './sweep/validate-sweep';
 
 export const PIPELINE_FORMAT = 1;
 
@@ -46,6 +48,11 @@ export interface ResolvedNode {
   explicitParams: Record<string, unknown>;
   /** Input port → the upstream output it is connected to. */
   inputs: Record<string, Endpoint>;
+  /**
+   * Ports that take many links (PortSpecInfo.multiple) → the upstream outputs linked to them, in
+   * the order of the document's edges; a port without links is absent.
+   */
+  inputLists: Record<string, Endpoint[]>;
 }
 
 /** A valid pipeline, with nodes in a topological order. */
@@ -60,7 +67,7 @@ export interface ValidationResult {
   pipeline?: ResolvedPipeline;
 }
 
-const TOP_FIELDS = ['format', 'name', 'seed', 'description', 'nodes', 'edges'];
+const TOP_FIELDS = ['format', 'name', 'seed', 'description', 'nodes', 'edges', 'sweep', 'executor'];
 const NODE_FIELDS = ['id', 'type', 'params', 'ui'];
 const EDGE_FIELDS = ['from', 'to'];
 const UI_FIELDS = ['x', 'y'];
@@ -211,6 +218,8 @@ interface NodeEntry {
   explicit: Record<string, unknown>;
   /** Input port → the upstream output connected to it. */
   inputs: Record<string, Endpoint>;
+  /** Many-link port → the upstream outputs linked to it, in edge order. */
+  inputLists: Record<string, Endpoint[]>;
 }
 
 /**
@@ -320,7 +329,16 @@ export function validatePipeline(
     params: NodeParams,
     explicit: Record<string, unknown>,
   ): void => {
-    const entry: NodeEntry = { id, index, number: entries.length, spec, params, explicit, inputs: {} };
+    const entry: NodeEntry = {
+      id,
+      index,
+      number: entries.length,
+      spec,
+      params,
+      explicit,
+      inputs: {},
+      inputLists: {},
+    };
     entries.push(entry);
     nodes.set(id, entry);
   };
@@ -521,6 +539,8 @@ export function validatePipeline(
   };
   /** The accepted edges as pairs of node numbers (from, to), for ordering. */
   const pairs: number[] = [];
+  /** The links into many-link ports seen so far, as "to\0from". */
+  const multipleLinks = new Set<string>();
   for (let index = 0; index < rawEdges.length; index++) {
     const raw = rawEdges[index];
     if (!isObject(raw)) {
@@ -555,6 +575,30 @@ export function validatePipeline(
       }));
       continue;
     }
+    if (target.spec.inputs[to.port]!.multiple) {
+      // A many-link port keeps its links in edge order; only the same link twice is refused.
+      const links = Object.hasOwn(target.node.inputLists, to.port)
+        ? target.node.inputLists[to.port]!
+        : (target.node.inputLists[to.port] = []);
+      // Keyed by both ends, so the check costs the same for the thousandth link as for the first.
+      const key = `${to.nodeId}.${to.port}\u0000${from.nodeId}.${from.port}`;
+      if (multipleLinks.has(key)) {
+        issues.add(() => ({
+          code: 'INPUT_ALREADY_CONNECTED',
+          nodeId: to.nodeId,
+          port: to.port,
+          pointer: `/edges/${index}`,
+          expected: 'each link once',
+          received: `${from.nodeId}.${from.port}`,
+          message: `Node "${to.nodeId}": input "${to.port}" is already linked to "${from.nodeId}.${from.port}"`,
+        }));
+        continue;
+      }
+      multipleLinks.add(key);
+      links.push(from);
+      pairs.push(source.node.number, target.node.number);
+      continue;
+    }
     const connected = target.node.inputs;
     if (Object.hasOwn(connected, to.port)) {
       const earlier = connected[to.port]!;
@@ -577,6 +621,23 @@ export function validatePipeline(
   for (const node of entries) {
     if (!node.spec) continue;
     for (const [portName, portSpec] of Object.entries(node.spec.inputs)) {
+      if (portSpec.multiple) {
+        const links = Object.hasOwn(node.inputLists, portName) ? node.inputLists[portName]!.length : 0;
+        const min = portSpec.minLinks ?? 1;
+        // minLinks applies once the port is linked at all; an optional port may stay empty.
+        if ((links > 0 || !portSpec.optional) && links < min) {
+          issues.add(() => ({
+            code: 'MISSING_INPUT',
+            nodeId: node.id,
+            port: portName,
+            pointer: `/nodes/${node.index}`,
+            expected: `at least ${min} ${portSpec.type} links into "${node.id}.${portName}"`,
+            received: links,
+            message: `Node "${node.id}": input "${portName}" takes at least ${min} links once linked, it has ${links}`,
+          }));
+        }
+        continue;
+      }
       if (!portSpec.optional && !Object.hasOwn(node.inputs, portName)) {
         issues.add(() => ({
           code: 'MISSING_INPUT',
@@ -610,6 +671,15 @@ export function validatePipeline(
     }));
   }
 
+  // The search over the pipeline's params, when it has one (pipeline/sweep/validate-sweep.ts).
+  const sweep = field(doc, 'sweep');
+  if (sweep !== undefined) for (const item of validateSweep(sweep, doc, catalog)) issues.add(item);
+
+  // Where the tasks run (executor-block.ts): its shape and resources; never part of a fingerprint.
+  const executor = field(doc, 'executor');
+  if (executor !== undefined)
+    for (const item of validateExecutorBlock(executor, new Set(nodes.keys()))) issues.add(item);
+
   if (issues.size > 0) return { issues: issues.list() };
   return {
     issues: [],
@@ -624,6 +694,7 @@ export function validatePipeline(
           params: node.params,
           explicitParams: copyParams(node.explicit),
           inputs: node.inputs,
+          inputLists: node.inputLists,
         };
       }),
     },

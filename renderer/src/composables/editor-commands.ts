@@ -3,7 +3,7 @@
  * open, save, run, undo/redo, clipboard. Native dialogs are used when the desktop bridge has them;
  * in the browser the renderer's own dialogs (typed path, upload, download) stand in.
  */
-import type { PipelineDoc, SampleEntry } from '../../../preload/contract';
+import type { PipelineDoc, RunInfo, SampleEntry } from '../../../preload/contract';
 import { errorMessage } from '../api';
 import { desktopDialogs } from '../api/desktop';
 import type { Position } from '../pipeline/changes';
@@ -12,6 +12,7 @@ import { useNavigationStore } from '../stores/navigation';
 import { useNotificationsStore } from '../stores/notifications';
 import { docText, usePipelineStore } from '../stores/pipeline';
 import { useRunsStore } from '../stores/runs';
+import { useSweepsStore } from '../stores/sweeps';
 import { useUiStore } from '../stores/ui';
 import { useNodePlacement } from './node-placement';
 
@@ -42,6 +43,7 @@ export function parsePipelineText(text: string): PipelineDoc {
 export function useEditorCommands() {
   const pipeline = usePipelineStore();
   const runs = useRunsStore();
+  const sweeps = useSweepsStore();
   const ui = useUiStore();
   const notifications = useNotificationsStore();
   const navigation = useNavigationStore();
@@ -87,6 +89,19 @@ export function useEditorCommands() {
       notifications.push('error', 'Cannot open the pipeline', errorMessage(error));
       return false;
     }
+  }
+
+  /**
+   * Opens a run's pipeline (the document it ran, with its params) in the editor, as an unsaved
+   * copy: saving it names a file, so it never overwrites one that changed since the run.
+   */
+  function openRun(run: RunInfo): boolean {
+    if (!confirmDiscard()) return false;
+    pipeline.open(structuredClone(run.pipeline), { filePath: null });
+    ui.requestFit();
+    navigation.go({ name: 'editor' });
+    notifications.push('success', `Opened the pipeline of run ${run.id}`, run.label ?? run.name);
+    return true;
   }
 
   async function openUpload(file: File): Promise<void> {
@@ -153,7 +168,11 @@ export function useEditorCommands() {
     ui.closeDialog();
   }
 
-  async function run(options: { force?: boolean } = {}): Promise<void> {
+  /**
+   * Runs the pipeline, or starts its sweep when it has a `sweep` block; `forceNodes` runs those
+   * nodes and everything downstream again ("Run from here"), once.
+   */
+  async function run(options: { force?: boolean; forceNodes?: string[] } = {}): Promise<void> {
     await pipeline.settled();
     if (!pipeline.canRun) {
       const count = pipeline.issues.length;
@@ -163,6 +182,17 @@ export function useEditorCommands() {
           ? 'Nothing to run: add nodes first'
           : `Fix ${count} issue${count === 1 ? '' : 's'} before running`,
       );
+      return;
+    }
+    if (pipeline.doc.sweep && !options.force && !options.forceNodes?.length) {
+      // A pipeline with a sweep block runs as its search (each trial a run of it); "Run from here"
+      // still runs it once with its own values.
+      try {
+        const started = await sweeps.start(pipeline.doc, pipeline.filePath);
+        navigation.go({ name: 'sweep', sweepId: started.id });
+      } catch (error) {
+        notifications.push('error', 'The sweep did not start', errorMessage(error));
+      }
       return;
     }
     try {
@@ -211,6 +241,7 @@ export function useEditorCommands() {
     openSample,
     openPath,
     openUpload,
+    openRun,
     open,
     save,
     saveAs,

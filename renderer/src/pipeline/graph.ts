@@ -65,7 +65,9 @@ export function reaches(doc: PipelineDoc, from: string, to: string): boolean {
 
 /**
  * Checks a connection the user is dragging. An input takes one link, so connecting into an input
- * that is already fed replaces the old link (as in ComfyUI) rather than being refused.
+ * that is already fed replaces the old link (as in ComfyUI) rather than being refused; an input that
+ * takes many links (`multiple`, e.g. merge's `models`) gets one more, after those it has (the op
+ * receives them in link order).
  */
 export function checkConnection(
   doc: PipelineDoc,
@@ -100,7 +102,8 @@ export function checkConnection(
   };
   if (doc.edges.some((existing) => existing.from === edge.from && existing.to === edge.to))
     return { ok: false, reason: 'Already connected' };
-  return { ok: true, edge, replaces: doc.edges.filter((existing) => existing.to === edge.to) };
+  const replaces = input.multiple ? [] : doc.edges.filter((existing) => existing.to === edge.to);
+  return { ok: true, edge, replaces };
 }
 
 /** One end of a link the user is dragging: the node and port it starts from, and its side. */
@@ -268,6 +271,24 @@ export function pasteChange(
     });
   }
   return { type: 'paste', nodes, edges };
+}
+
+/**
+ * The links into each many-link input, numbered in document order from 1: the order in which the
+ * node's op receives them. Keyed by the edge's `to` endpoint, then its `from`.
+ */
+export function linkOrder(doc: PipelineDoc, specs: SpecLookup): Map<string, Map<string, number>> {
+  const types = new Map(doc.nodes.map((node) => [node.id, node.type]));
+  const order = new Map<string, Map<string, number>>();
+  for (const edge of doc.edges) {
+    const to = parseEndpoint(edge.to);
+    const type = to ? types.get(to.nodeId) : undefined;
+    if (!to || type === undefined || !specs(type)?.inputs[to.port]?.multiple) continue;
+    const links = order.get(edge.to) ?? new Map<string, number>();
+    if (!links.has(edge.from)) links.set(edge.from, links.size + 1);
+    order.set(edge.to, links);
+  }
+  return order;
 }
 
 /** Effective value of a param: the document's override, else the spec's default. */
