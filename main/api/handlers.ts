@@ -4,9 +4,9 @@
  * `{ok, result} | {ok: false, error}` envelope; the CLI calls the same handlers directly, with
  * params its own argument parser has typed.
  */
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { freemem, totalmem, cpus, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ZodIssue } from 'zod';
 import {
   requestSchemas,
@@ -16,6 +16,7 @@ import {
   type RequestParams,
   type RequestResult,
   type SampleEntry,
+  type SystemInfo,
   type ValidationIssue,
 } from '../../preload/contract';
 import { DistilleryError, serializeError } from '../base/errors';
@@ -23,11 +24,14 @@ import type { DistilleryApp } from '../app/app';
 import { appRoot } from '../app/paths';
 import { getExporter, listExporters } from '../export/exporter';
 import { lineageSummary } from '../export/lineage-summary';
+import { EXPORTS_FOLDER, resolveExportFolder } from '../export/out-dir';
 import { productVersion } from '../export/producer';
 import type { NodeCatalog } from '../nodes/catalog';
 import { migrate, parseJson, PIPELINE_FILE_SUFFIX, serializePipeline } from '../pipeline/pipeline-file';
 import { validatePipeline } from '../pipeline/validate';
 import { probeBackend } from './backend-probe';
+import { listSampleFiles } from './samples';
+import { createSweepHandlers } from './sweep-handlers';
 
 export type Handlers = { [K in RequestName]: (params: RequestParams<K>) => Promise<RequestResult<K>> };
 
@@ -82,21 +86,12 @@ function readPipelineFile(
   return usableDocument(catalog, migrate(parseJson(text, path)), path);
 }
 
+/** The sample pipelines in gallery order, with their titles and measured run times (samples.ts). */
 export function listSamples(catalog: NodeCatalog): SampleEntry[] {
-  const dir = join(appRoot(), 'resources', 'pipelines');
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir)
-      .filter((file) => file.endsWith(PIPELINE_FILE_SUFFIX))
-      .sort();
-  } catch {
-    return [];
-  }
-  return files.map((file) => {
-    const path = join(dir, file);
-    const { doc } = readPipelineFile(catalog, path);
-    return { name: basename(file, PIPELINE_FILE_SUFFIX), file: path, doc };
-  });
+  return listSampleFiles(
+    join(appRoot(), 'resources', 'pipelines'),
+    (path) => readPipelineFile(catalog, path).doc,
+  );
 }
 
 /**
@@ -113,6 +108,8 @@ export function createDocumentHandlers(catalog: NodeCatalog): Pick<Handlers, Doc
       // Refused before writing what `pipelines.load` would refuse to read back; an unfinished graph is saved.
       const usable = usableDocument(catalog, migrate(doc), target).doc;
       const temp = `${target}.${process.pid}.tmp`;
+      // The first save into a fresh data directory (or any new folder) creates the folders.
+      mkdirSync(dirname(target), { recursive: true });
       writeFileSync(temp, serializePipeline(usable));
       renameSync(temp, target);
       return { path: target };
@@ -124,18 +121,47 @@ export function createDocumentHandlers(catalog: NodeCatalog): Pick<Handlers, Doc
 export function createHandlers(app: DistilleryApp): Handlers {
   return {
     ...createDocumentHandlers(app.catalog),
-    'runs.start': async ({ doc, force, pipelineFile }) =>
-      app.runner.start(migrate(doc), { force: force ?? false, pipelineFile: pipelineFile ?? null }),
+    ...createSweepHandlers(app),
+    'runs.start': async ({ doc, force, forceNodes, pipelineFile, executor }) =>
+      app.runner.start(migrate(doc), {
+        force: force ?? false,
+        ...(forceNodes ? { forceNodes } : {}),
+        pipelineFile: pipelineFile ?? null,
+        ...(executor ? { executor } : {}),
+      }),
     'runs.cancel': async ({ runId }) => app.runner.cancel(runId),
-    'runs.resume': async ({ runId }) => app.runner.resume(runId),
+    'runs.resume': async ({ runId, executor }) => app.runner.resume(runId, executor ? { executor } : {}),
     'runs.list': async ({ limit }) => {
       // A run whose runner died since the data directory was opened is shown as interrupted.
       app.runner.settleAbandonedRuns();
       return app.runs.listRuns(limit ?? 100);
     },
     'runs.get': async ({ runId }) => app.runs.getRun(runId),
+    'runs.summaries': async ({ limit, runIds }) => {
+      app.runner.settleAbandonedRuns();
+      return app.runs.summaries({
+        ...(limit !== undefined ? { limit } : {}),
+        ...(runIds ? { runIds } : {}),
+        declaredMetrics: (type) => app.catalog.get(type)?.metrics,
+      });
+    },
+    'runs.update': async ({ runId, label, tags, note }) =>
+      app.runs.updateRunMetadata(runId, {
+        ...(label !== undefined ? { label } : {}),
+        ...(tags !== undefined ? { tags } : {}),
+        ...(note !== undefined ? { note } : {}),
+      }),
+    'runs.delete': async ({ runId, deleteModels }) =>
+      app.runner.deleteRun(runId, {
+        deleteModels: deleteModels ?? false,
+        models: {
+          versionsOfRun: (id) => app.registry.versionsOfRun(id),
+          delete: (ref) => app.registry.delete(ref),
+        },
+      }),
+    // A reused task shows the points of the task whose result it reused.
     'runs.metrics': async ({ taskId, names, sinceStep }) =>
-      app.runs.getMetrics(taskId, {
+      app.runs.getMetrics(app.runs.metricsSourceOf(taskId), {
         ...(names ? { names } : {}),
         ...(sinceStep !== undefined ? { sinceStep } : {}),
       }),
@@ -144,11 +170,16 @@ export function createHandlers(app: DistilleryApp): Handlers {
     'models.get': async ({ ref }) => app.registry.resolve(ref),
     'models.lineage': async ({ ref }) => app.registry.lineage(ref),
     'models.tag': async ({ ref, alias }) => app.registry.tag(ref, alias),
+    'models.untag': async ({ ref, alias }) => app.registry.untag(ref, alias),
+    'models.registered': async () => app.registry.registered(),
+    'models.describe': async ({ name, description }) => app.registry.describe(name, description),
     'models.delete': async ({ ref, force }) => ({
       deleted: app.registry.delete(ref, { force: force ?? false }),
     }),
-    'models.export': async ({ ref, format, outDir }) => exportModel(app, ref, format, outDir),
+    'models.export': async ({ ref, format, outDir, force }) =>
+      exportModel(app, ref, format, outDir, force ?? false),
     'system.info': async () => ({
+      ...(await clusterOf(app)),
       version: productVersion(),
       backend: await probeBackend(app),
       cores: cpus().length,
@@ -162,21 +193,48 @@ export function createHandlers(app: DistilleryApp): Handlers {
   };
 }
 
-/** Writes a registered model version to `outDir` in `format`. */
+/** `system.info`'s `cluster`: this user's SLURM jobs, where SLURM is installed. */
+async function clusterOf(app: DistilleryApp): Promise<Pick<SystemInfo, 'cluster'>> {
+  const cluster = await app.runner.executorSet.clusterQueue();
+  return cluster ? { cluster } : {};
+}
+
+/**
+ * Writes a registered model version to `outDir` in `format`: a relative `outDir` is a folder below
+ * `<data dir>/exports` (as in a pipeline's export node); a folder holding anything but exports of
+ * this version is refused unless `force` (main/export/out-dir.ts).
+ */
 async function exportModel(
   app: DistilleryApp,
   ref: string,
   format: string,
   outDir: string,
+  force: boolean,
 ): Promise<{ files: string[] }> {
   const exporter = getExporter(format);
   const version = app.registry.resolve(ref);
+  const target = resolveExportFolder(outDir, join(app.layout.root, EXPORTS_FOLDER));
+  if (!target) {
+    throw new DistilleryError(
+      'EXPORT_TARGET_INVALID',
+      `Export folder ${JSON.stringify(outDir)} climbs out of ${join(app.layout.root, EXPORTS_FOLDER)}; give an absolute path or a folder below it`,
+      {
+        param: 'outDir',
+        expected: 'an absolute path, or a path relative to <data dir>/exports inside it',
+        received: outDir,
+      },
+    );
+  }
   const staging = mkdtempSync(join(tmpdir(), 'distillery-export-'));
   try {
     await app.registry.materialize(version.id, staging);
     // Formats with a description field (ONNX doc_string) record where the version came from.
-    return await exporter.export(staging, outDir, {
+    return await exporter.export(staging, target, {
       lineage: lineageSummary(app.registry.lineage(version.id)),
+      versionId: version.id,
+      modelLabel: `${version.name} v${version.version}`,
+      force,
+      forceHint: 'force it (distillery export --force, "force": true in models.export)',
     });
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -4,9 +4,18 @@ import type {
   ModelVersionInfo,
   NodeSpecInfo,
   ParamSpecInfo,
+  RegisteredModelInfo,
   RunInfo,
   TaskInfo,
 } from '../../preload/contract';
+import {
+  formatAccuracy,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatMetricValue,
+} from '../../preload/units';
+import { describeVisibility } from '../../preload/graph-rules';
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((header, i) =>
@@ -20,25 +29,10 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
-
-export function count(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-export function duration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;
-  const m = Math.floor(seconds / 60);
-  const s = Math.round(seconds % 60);
-  if (m < 60) return `${m}m${String(s).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
+/** Sizes, counts and durations read as in the workbench (preload/units.ts). */
+export const bytes = formatBytes;
+export const count = formatCount;
+export const duration = formatDuration;
 
 function span(start: string | null, end: string | null): number | null {
   if (!start) return null;
@@ -47,16 +41,34 @@ function span(start: string | null, end: string | null): number | null {
 
 export function runsTable(runs: RunInfo[]): string {
   return table(
-    ['RUN', 'NAME', 'STATUS', 'STARTED', 'DURATION', 'BACKEND', 'TASKS', 'REUSED'],
+    ['RUN', 'NAME', 'STATUS', 'STARTED', 'DURATION', 'BACKEND', 'TASKS', 'REUSED', 'TAGS'],
     runs.map((run) => [
       run.id,
-      run.name,
+      run.label ? `${run.label} (${run.name})` : run.name,
       run.status,
       run.startedAt ? run.startedAt.replace('T', ' ').slice(0, 19) : '—',
       duration(span(run.startedAt, run.finishedAt)),
       run.backend?.name ?? '—',
       String(run.tasks.length),
       String(run.tasks.filter((task) => task.status === 'reused').length),
+      run.tags.join(',') || '—',
+    ]),
+  );
+}
+
+export function registeredTable(models: RegisteredModelInfo[]): string {
+  return table(
+    ['MODEL', 'KIND', 'VERSIONS', 'LATEST', 'ALIASES', 'UPDATED', 'DESCRIPTION'],
+    models.map((model) => [
+      model.name,
+      model.kind,
+      String(model.versionCount),
+      model.latestVersion !== null ? `v${model.latestVersion}` : '—',
+      Object.entries(model.aliases)
+        .map(([alias, version]) => `${alias}→v${version}`)
+        .join(',') || '—',
+      model.updatedAt.replace('T', ' ').slice(0, 19),
+      model.description.split('\n')[0]!.slice(0, 60),
     ]),
   );
 }
@@ -67,7 +79,7 @@ function taskResult(task: TaskInfo): string {
   const parts: string[] = [];
   for (const key of ['accuracy', 'val_accuracy', 'loss', 'latency_ms']) {
     const value = summary[key];
-    if (typeof value === 'number') parts.push(`${key} ${value.toFixed(4)}`);
+    if (typeof value === 'number') parts.push(`${key} ${formatMetricValue(key, value)}`);
   }
   const models = Object.values(task.models);
   if (models.length > 0) parts.push(`model ${models.join(', ')}`);
@@ -76,20 +88,36 @@ function taskResult(task: TaskInfo): string {
 
 export function runDetail(run: RunInfo): string {
   const head = [
-    `Run ${run.id}  ${run.name}  ${run.status}`,
+    `Run ${run.id}  ${run.name}${run.label ? ` "${run.label}"` : ''}  ${run.status}`,
     `  started ${run.startedAt ?? '—'}  finished ${run.finishedAt ?? '—'}  seed ${run.seed}`,
     `  backend ${run.backend ? `${run.backend.name} (${run.backend.package})` : '—'}${run.backend?.skipped.length ? ` — skipped: ${run.backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}` : ''}`,
   ];
   if (run.pipelineFile) head.push(`  pipeline ${run.pipelineFile}`);
+  if (run.tags.length) head.push(`  tags ${run.tags.join(', ')}`);
+  if (run.note) head.push(`  note ${run.note.split('\n').join('\n       ')}`);
   if (run.error) head.push(`  error ${run.error.code}: ${run.error.message}`);
   const rows = run.tasks.map((task) => [
     task.nodeId,
     task.nodeType,
-    task.status + (task.reusedFrom ? ` (from ${task.reusedFrom})` : ''),
+    task.status +
+      (task.reusedFrom
+        ? ` (from ${task.reusedFromRun ? `run ${task.reusedFromRun}` : task.reusedFrom})`
+        : ''),
     duration(span(task.startedAt, task.finishedAt)),
+    placement(task),
     taskResult(task),
   ]);
-  return `${head.join('\n')}\n\n${table(['NODE', 'TYPE', 'STATUS', 'TIME', 'RESULT'], rows)}`;
+  return `${head.join('\n')}\n\n${table(['NODE', 'TYPE', 'STATUS', 'TIME', 'RAN ON', 'RESULT'], rows)}`;
+}
+
+/** Where a task's latest attempt ran: "slurm job 4121 on node07", "local pid 3112 on ws1 (warm)". */
+export function placement(task: RunInfo['tasks'][number]): string {
+  if (!task.executor) return '—';
+  const id = task.jobId ? (task.executor === 'slurm' ? ` job ${task.jobId}` : ` pid ${task.jobId}`) : '';
+  const node = task.nodeName ? ` on ${task.nodeName}` : '';
+  const warm = task.warm ? ' (warm)' : '';
+  const waiting = task.executorState === 'waiting' ? ' (pending)' : '';
+  return `${task.executor}${id}${node}${warm}${waiting}`;
 }
 
 export function modelsTable(models: ModelVersionInfo[]): string {
@@ -101,7 +129,7 @@ export function modelsTable(models: ModelVersionInfo[]): string {
       String(model.version),
       model.aliases.join(',') || '—',
       model.createdAt.replace('T', ' ').slice(0, 19),
-      model.metrics.accuracy !== undefined ? model.metrics.accuracy.toFixed(4) : '—',
+      formatAccuracy(model.metrics.accuracy),
       count(model.paramCount),
       count(model.nonZeroParams),
       bytes(model.sizeBytes),
@@ -119,9 +147,7 @@ export function modelDetail(model: ModelVersionInfo): string {
   ];
   const metrics = Object.entries(model.metrics);
   if (metrics.length > 0)
-    lines.push(
-      `  metrics ${metrics.map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`).join('  ')}`,
-    );
+    lines.push(`  metrics ${metrics.map(([k, v]) => `${k}=${formatMetricValue(k, v)}`).join('  ')}`);
   lines.push(`  params ${JSON.stringify(model.params)}`);
   return lines.join('\n');
 }
@@ -211,15 +237,21 @@ export function nodeDetail(spec: NodeSpecInfo): string {
       );
     }
   }
+  if (spec.effects?.external.length) {
+    lines.push(
+      `  writes outside its run folder, at ${spec.effects.external.join(', ')}: reused only while the files it wrote there are unchanged`,
+    );
+  }
   lines.push('');
   lines.push(
     table(
-      ['PARAM', 'KIND', 'DEFAULT', 'RANGE', 'HELP'],
+      ['PARAM', 'KIND', 'DEFAULT', 'RANGE', 'APPLIES', 'HELP'],
       Object.entries(spec.params).map(([name, param]) => [
         name,
         param.kind === 'list' ? `list of ${param.of}` : param.kind,
         JSON.stringify(param.default),
         paramRange(param),
+        param.visibleWhen ? `when ${describeVisibility(param.visibleWhen)}` : 'always',
         param.help ?? '',
       ]),
     ),

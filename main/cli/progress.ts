@@ -5,7 +5,7 @@
 import type { MetricBatch, RunInfo, TaskInfo } from '../../preload/contract';
 import { DisposableStore, toDisposable } from '../base/lifecycle';
 import type { Runner } from '../jobs/runner';
-import { duration } from './format';
+import { formatEta, formatMetricValue } from '../../preload/units';
 
 interface TaskLine {
   nodeId: string;
@@ -99,7 +99,7 @@ export class RunProgress {
     if (!this.isTty) {
       for (const epoch of finishedEpochs) {
         const parts = EPOCH_SHOWN.filter((name) => line.latest.has(name)).map(
-          (name) => `${name} ${line.latest.get(name)!.toFixed(4)}`,
+          (name) => `${name} ${formatMetricValue(name, line.latest.get(name))}`,
         );
         this.out.write(`[${line.nodeId}] epoch ${epoch}: ${parts.join('  ')}\n`);
       }
@@ -118,9 +118,9 @@ export class RunProgress {
     const filled = Math.round(fraction * width);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
     const metrics = SHOWN.filter((name) => line.latest.has(name))
-      .map((name) => `${name.replace('accuracy', 'acc')} ${line.latest.get(name)!.toFixed(4)}`)
+      .map((name) => `${name.replace('accuracy', 'acc')} ${formatMetricValue(name, line.latest.get(name))}`)
       .join('  ');
-    const eta = line.status === 'running' && line.eta !== null ? `  ETA ${duration(line.eta)}` : '';
+    const eta = line.status === 'running' && line.eta !== null ? `  ETA ${formatEta(line.eta)}` : '';
     return `${line.nodeId.padEnd(12)} ${line.status.padEnd(9)} ${bar} ${(fraction * 100).toFixed(0).padStart(3)}%  ${metrics}${eta}`;
   }
 

@@ -13,6 +13,7 @@ import type {
 import type {
   CreateRunInput,
   CreateTaskInput,
+  ExternalEffects,
   RunPatch,
   RunRecord,
   TaskPatch,
@@ -27,6 +28,8 @@ export interface StoredTask {
   id: string;
   outputs: Record<string, TaskOutput>;
   summary: Record<string, unknown> | null;
+  figures: Record<string, number> | null;
+  effects: ExternalEffects | null;
 }
 
 export interface RunStorePort {
@@ -55,4 +58,20 @@ export interface RunStorePort {
   ): boolean;
   appendLog(line: LogLine): void;
   findReusableTask(fingerprint: string): StoredTask | undefined;
+  /** The task's figure of each metric, from its recorded points. */
+  computeFigures(taskId: string): Record<string, number>;
+  /** Deletes a run's records (tasks, metrics, logs with it). */
+  deleteRun(runId: string): void;
+  /** SQLite's data_version: changes when another process commits. */
+  dataVersion(): number;
+  /** Bumped by every change to the registry's tables, by any process. */
+  registryRevision(): number;
+  registryCounts(): { versions: number; models: number };
+  latestRows(): { run: number; metric: number; log: number };
+  runsAfter(afterRow: number): Array<{ id: string; row: number }>;
+  metricsAfter(
+    afterRow: number,
+    taskIds: readonly string[],
+  ): Array<MetricPointInfo & { row: number; taskId: string }>;
+  logsAfter(afterRow: number, taskIds: readonly string[]): Array<LogLine & { row: number }>;
 }

@@ -9,6 +9,7 @@ import type {
   ErrorInfo,
   LogLine,
   MetricBatch,
+  MetricSplit,
   ModelVersionInfo,
   TaskInfo,
   TaskSample,
@@ -18,14 +19,24 @@ import type { NodeCatalog } from '../nodes/catalog';
 import type { RegisterVersionInput } from '../registry/model-registry';
 import { storageNotWritable } from '../registry/storage-errors';
 import type { WorkerEvent } from '../worker/protocol';
+import { metricSplit } from './metric-splits';
 import type { ActiveRun, ActiveTask, TaskOutcome } from './run-state';
 import type { RunStorePort, TaskOutput } from './run-store-port';
-import type { WorkerExit, WorkerProcess } from './worker-process';
+import type { ExecutionExit } from './executors/types';
+import type { ReadyEvent } from './worker-process';
 
 /** What the runner needs from the model registry. */
 export interface ModelRegistryPort {
   registerVersion(input: RegisterVersionInput): Promise<ModelVersionInfo>;
-  addMetrics(versionId: string, metrics: Record<string, number>, taskId: string | null): void;
+  addMetrics(
+    versionId: string,
+    metrics: Record<string, number>,
+    taskId: string | null,
+    origin?: {
+      split?: MetricSplit | null | ((name: string) => MetricSplit | null);
+      origin?: 'evaluation' | 'training';
+    },
+  ): void;
 }
 
 /** Where recorded events go out (the runner's emitters). */
@@ -37,7 +48,7 @@ export interface TaskEventSink {
 }
 
 /** The backend a worker reported, copied field by field so that only these fields reach the records. */
-export function toBackendSummary(ready: WorkerProcess['ready']): BackendInfo {
+export function toBackendSummary(ready: ReadyEvent): BackendInfo {
   return {
     name: ready.backend.name,
     package: ready.backend.package,
@@ -61,7 +72,7 @@ export class TaskEventRecorder {
     this.lastProgressWrite.delete(taskId);
   }
 
-  crashOutcome(run: ActiveRun, task: ActiveTask, exit: WorkerExit): TaskOutcome {
+  crashOutcome(run: ActiveRun, task: ActiveTask, exit: ExecutionExit): TaskOutcome {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     const tail = exit.stderrTail.trim().split('\n').slice(-8).join('\n');
     if (run.cancelRequested) {
@@ -84,7 +95,7 @@ export class TaskEventRecorder {
   handle(
     run: ActiveRun,
     task: ActiveTask,
-    worker: WorkerProcess,
+    worker: { ready: ReadyEvent },
     event: WorkerEvent,
   ): TaskOutcome | undefined {
     if (event.type !== 'ready' && event.taskId !== task.id) return undefined;
@@ -165,7 +176,7 @@ export class TaskEventRecorder {
   private registerModel(
     run: ActiveRun,
     task: ActiveTask,
-    worker: WorkerProcess,
+    worker: { ready: ReadyEvent },
     role: string,
     path: string,
     meta: Record<string, unknown>,
@@ -174,17 +185,40 @@ export class TaskEventRecorder {
     // Key params of the node (e.g. distill's temperature) go on every edge, even at their defaults.
     const keyParams = this.catalog.get(task.planned.type)?.lineageParams?.(task.planned.params) ?? [];
     const lineageParams = Object.fromEntries(keyParams.map((name) => [name, task.planned.params[name]]));
-    const parents = Object.entries(task.planned.inputs)
-      .map(([port, from]) => ({ port, output: run.tasks.get(from.nodeId)!.outputs[from.port] }))
+    const linked: Array<{ port: string; from: { nodeId: string; port: string }; link?: number }> = [
+      ...Object.entries(task.planned.inputs).map(([port, from]) => ({ port, from })),
+      ...Object.entries(task.planned.inputLists).flatMap(([port, links]) =>
+        links.map((from, link) => ({ port, from, link })),
+      ),
+    ];
+    const parents = linked
+      .map(({ port, from, link }) => ({ port, link, output: run.tasks.get(from.nodeId)!.outputs[from.port] }))
       .filter(
-        (entry): entry is { port: string; output: TaskOutput } =>
+        (entry): entry is { port: string; link: number | undefined; output: TaskOutput } =>
           entry.output?.kind === 'model' && !!entry.output.versionId,
       )
-      .map(({ port, output }) => ({
+      .map(({ port, link, output }) => ({
         versionId: output.versionId!,
         operation: task.planned.type,
-        params: { ...lineageParams, ...task.planned.explicitParams, port },
+        params: {
+          ...lineageParams,
+          ...task.planned.explicitParams,
+          port,
+          ...(link !== undefined ? { link } : {}),
+        },
       }));
+    // A merge says how each parent entered it (its weight, scale or coefficient): one edge per
+    // parent with those params, in place of the plain edge of the same version.
+    for (const parent of mergeParents(meta)) {
+      const plain = parents.findIndex((entry) => entry.versionId === parent.versionId);
+      const edge = {
+        versionId: parent.versionId,
+        operation: task.planned.type,
+        params: { ...lineageParams, ...parent.params, port: parent.port, link: parent.link },
+      };
+      if (plain >= 0) parents[plain] = edge;
+      else parents.push(edge);
+    }
     return this.registry.registerVersion({
       name: `${run.doc.name}/${task.planned.nodeId}`,
       kind: meta.kind === 'diffusion' ? 'diffusion' : 'classifier',
@@ -199,7 +233,7 @@ export class TaskEventRecorder {
       nonZeroParams: num('nonZeroParams'),
       sizeBytes: num('sizeBytes'),
       params: task.planned.params,
-      meta,
+      meta: run.modelMeta ? { ...meta, ...run.modelMeta } : meta,
       parents,
     });
   }
@@ -212,13 +246,67 @@ export class TaskEventRecorder {
     const metrics = Object.fromEntries(
       Object.entries(task.latestMetrics).filter(([, value]) => Number.isFinite(value)),
     );
-    if (versionId && Object.keys(metrics).length > 0) this.registry.addMetrics(versionId, metrics, task.id);
+    if (versionId && Object.keys(metrics).length > 0)
+      this.registry.addMetrics(versionId, metrics, task.id, {
+        split: (name) => metricSplit(task.planned.params, name),
+      });
+  }
+
+  /**
+   * A finished task's own figures (train and validation metrics, and those a node with a `split`
+   * param measured there) are recorded on every model version it registered, labelled by split.
+   * Evaluate tasks' metrics are evaluations of the version they scored instead (recordEvaluation).
+   */
+  recordTrainingFigures(task: ActiveTask, figures: Record<string, number>): void {
+    if (task.planned.category === 'evaluate') return;
+    const declared = this.catalog.get(task.planned.type)?.metrics;
+    const kept = Object.fromEntries(
+      Object.entries(figures).filter(
+        ([name, value]) =>
+          Number.isFinite(value) &&
+          (!declared || declared.includes(name)) &&
+          metricSplit(task.planned.params, name) !== null,
+      ),
+    );
+    if (Object.keys(kept).length === 0) return;
+    const versions = new Set(
+      Object.values(task.outputs).flatMap((output) => (output.versionId ? [output.versionId] : [])),
+    );
+    for (const versionId of versions) {
+      this.registry.addMetrics(versionId, kept, task.id, {
+        split: (name) => metricSplit(task.planned.params, name),
+        origin: 'training',
+      });
+    }
   }
 
   private emitTask(taskId: string): void {
     const info = this.store.getTaskInfo(taskId);
     if (info) this.emit.task(info);
   }
+}
+
+/** The `merge.parents` of a merged model's meta (worker/ops/merge.ts): each input link that has a version. */
+function mergeParents(
+  meta: Record<string, unknown>,
+): Array<{ port: string; link: number; versionId: string; params: Record<string, unknown> }> {
+  const merge = meta.merge;
+  if (typeof merge !== 'object' || merge === null) return [];
+  const parents = (merge as { parents?: unknown }).parents;
+  if (!Array.isArray(parents)) return [];
+  return parents.flatMap((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null) return [];
+    const { port, link, versionId, params } = entry as Record<string, unknown>;
+    if (typeof versionId !== 'string' || typeof port !== 'string') return [];
+    return [
+      {
+        port,
+        link: typeof link === 'number' ? link : 0,
+        versionId,
+        params: typeof params === 'object' && params !== null ? (params as Record<string, unknown>) : {},
+      },
+    ];
+  });
 }
 
 /** The error of a model registration that failed, naming the task, its node and the output. */

@@ -34,7 +34,7 @@ export class NodeCatalog {
   /** The specs as plain data (no functions), for the palette and inspector. */
   list(): NodeSpecInfo[] {
     return [...this.specs.values()].map(
-      ({ type, version, title, category, help, inputs, outputs, params, effects }): NodeSpecInfo =>
+      ({ type, version, title, category, help, inputs, outputs, params, effects, metrics }): NodeSpecInfo =>
         structuredClone({
           type,
           version,
@@ -45,6 +45,7 @@ export class NodeCatalog {
           outputs,
           params,
           ...(effects ? { effects: { external: [...effects.external] } } : {}),
+          ...(metrics && metrics.length > 0 ? { metrics: [...metrics] } : {}),
         }),
     );
   }

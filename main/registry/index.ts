@@ -27,3 +27,14 @@ export {
   type TaskPatch,
   type TaskRecord,
 } from './run-store';
+export {
+  SqliteSweepStore,
+  TRIAL_STATUSES,
+  toTrialInfo,
+  type CreateSweepInput,
+  type SweepEventRecord,
+  type SweepPatch,
+  type TrialPatch,
+  type TrialRecord,
+  type TrialStart,
+} from './sweep-store';

@@ -15,6 +15,36 @@ export interface Migration {
   sql: string;
 }
 
+/**
+ * A task's figure of each metric, as one JSON object (`{"accuracy": 0.97, …}`): the best value of a
+ * `val_*` metric (the lowest for names with `loss` or `error`, else the highest) and the latest
+ * step's value of any other. `@task` stands for the task id (a column or a parameter). NaN, stored
+ * as NULL, is no figure.
+ */
+export const TASK_FIGURES_SQL = /* sql */ `
+  SELECT json_group_object(name, value) FROM (
+    SELECT m.name AS name,
+      CASE
+        WHEN m.name LIKE 'val\\_%' ESCAPE '\\' AND (m.name LIKE '%loss%' OR m.name LIKE '%error%') THEN min(m.value)
+        WHEN m.name LIKE 'val\\_%' ESCAPE '\\' THEN max(m.value)
+        ELSE (SELECT last.value FROM metrics last
+              WHERE last.task_id = m.task_id AND last.name = m.name AND last.value IS NOT NULL
+              ORDER BY last.step DESC, last.rowid DESC LIMIT 1)
+      END AS value
+    FROM metrics m WHERE m.task_id = @task AND m.value IS NOT NULL GROUP BY m.name
+  )`;
+
+/** Tables whose every change bumps the registry's revision (what `registry.changed` follows). */
+const REGISTRY_TABLES = ['models', 'model_versions', 'aliases', 'version_metrics', 'lineage'] as const;
+
+const registryRevisionTriggers = REGISTRY_TABLES.flatMap((table) =>
+  (['INSERT', 'UPDATE', 'DELETE'] as const).map(
+    (event) => /* sql */ `
+      CREATE TRIGGER ${table}_${event.toLowerCase()}_revision AFTER ${event} ON ${table}
+      BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'registry'; END;`,
+  ),
+).join('\n');
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -176,6 +206,123 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       DROP INDEX metrics_by_task_name_step;
       CREATE UNIQUE INDEX metrics_by_task_name_step ON metrics (task_id, name, step);
+    `,
+  },
+  {
+    version: 3,
+    name: 'run labels, tags and notes; task figures and external effects; model descriptions; metric splits; registry revision',
+    sql: /* sql */ `
+      ALTER TABLE runs ADD COLUMN label TEXT;
+      ALTER TABLE runs ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT '';
+
+      -- figures_json: TASK_FIGURES_SQL of the task, written when it settles (a reused task copies
+      -- its source's). effects_json: the files a task with external effects wrote, with their
+      -- sha256, checked before the task is reused.
+      ALTER TABLE tasks ADD COLUMN figures_json TEXT;
+      ALTER TABLE tasks ADD COLUMN effects_json TEXT;
+      UPDATE tasks SET figures_json = (${TASK_FIGURES_SQL.replace('@task', 'tasks.id')}) WHERE status = 'done';
+      UPDATE tasks SET figures_json = (SELECT source.figures_json FROM tasks source WHERE source.id = tasks.reused_from)
+        WHERE status = 'reused';
+
+      ALTER TABLE models ADD COLUMN description TEXT NOT NULL DEFAULT '';
+      -- origin: 'evaluation' (an evaluate task scored the version; ModelVersionInfo.metrics) or
+      -- 'training' (a figure of the task that made it); split: where it was measured.
+      ALTER TABLE version_metrics ADD COLUMN split TEXT CHECK (split IN ('train', 'validation', 'test'));
+      ALTER TABLE version_metrics ADD COLUMN origin TEXT NOT NULL DEFAULT 'evaluation'
+        CHECK (origin IN ('evaluation', 'training'));
+
+      -- One counter per kind of change; readers poll it instead of diffing tables.
+      CREATE TABLE revisions (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO revisions (name, value) VALUES ('registry', 0);
+      ${registryRevisionTriggers}
+    `,
+  },
+  {
+    version: 4,
+    name: 'sweeps: a search over a pipeline, its trials and the scheduler readings it decided on',
+    sql: /* sql */ `
+      -- best_json names the best trial, its run and its models; the alias on them is the registry's.
+      CREATE TABLE sweeps (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        pipeline_json TEXT NOT NULL,
+        pipeline_file TEXT,
+        spec_json     TEXT NOT NULL,
+        objective_json TEXT NOT NULL,
+        algorithm     TEXT NOT NULL,
+        scheduler     TEXT NOT NULL,
+        resource      TEXT,
+        trial_count   INTEGER NOT NULL CHECK (trial_count >= 1),
+        concurrency   INTEGER NOT NULL CHECK (concurrency >= 1),
+        seed          INTEGER NOT NULL,
+        best_json     TEXT,
+        error_json    TEXT,
+        created_at    TEXT NOT NULL,
+        started_at    TEXT,
+        finished_at   TEXT
+      ) STRICT;
+      CREATE INDEX sweeps_by_created ON sweeps (created_at);
+
+      -- run_id and runs_json name runs without foreign keys: a run record may be deleted while the
+      -- sweep keeps what its trial measured.
+      CREATE TABLE sweep_trials (
+        sweep_id       TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+        trial          INTEGER NOT NULL CHECK (trial >= 0),
+        status         TEXT NOT NULL
+                       CHECK (status IN ('queued', 'running', 'done', 'pruned', 'failed', 'cancelled')),
+        params_json    TEXT NOT NULL,
+        observed_json  TEXT NOT NULL,
+        objective      REAL,
+        epochs         REAL NOT NULL DEFAULT 0,
+        epochs_trained REAL NOT NULL DEFAULT 0,
+        run_id         TEXT,
+        runs_json      TEXT NOT NULL DEFAULT '[]',
+        last_resource  REAL,
+        last_value     REAL,
+        stopped_json   TEXT,
+        exploits_json  TEXT NOT NULL DEFAULT '[]',
+        -- What the trial does when it next starts: continue from a checkpoint (a PBT pause or
+        -- exploit), or start afresh; null once it has started.
+        next_json      TEXT,
+        error_json     TEXT,
+        started_at     TEXT,
+        finished_at    TEXT,
+        PRIMARY KEY (sweep_id, trial)
+      ) STRICT;
+
+      -- Every call made on the sweep's scheduler, in order: a resumed sweep replays them to rebuild
+      -- the scheduler's state. kind 'add' carries the params, 'result' a reading, 'end' how it ended.
+      CREATE TABLE sweep_events (
+        sweep_id  TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+        seq       INTEGER NOT NULL,
+        trial     INTEGER NOT NULL,
+        kind      TEXT NOT NULL CHECK (kind IN ('add', 'result', 'end')),
+        resource  REAL,
+        value     REAL,
+        data_json TEXT,
+        time      INTEGER NOT NULL,
+        PRIMARY KEY (sweep_id, seq)
+      ) STRICT;
+      CREATE INDEX sweep_events_by_trial ON sweep_events (sweep_id, trial, seq);
+    `,
+  },
+  {
+    version: 5,
+    name: 'where each task ran: its executor, job id, node, whether its worker was warm, and the job state',
+    sql: /* sql */ `
+      -- executor: 'local' or 'slurm'; job_id: the SLURM job id, or a local worker's pid; worker_warm:
+      -- 1 when a local attempt started on a worker of the pool that was already running.
+      ALTER TABLE tasks ADD COLUMN executor TEXT CHECK (executor IN ('local', 'slurm'));
+      ALTER TABLE tasks ADD COLUMN job_id TEXT;
+      ALTER TABLE tasks ADD COLUMN node_name TEXT;
+      ALTER TABLE tasks ADD COLUMN worker_warm INTEGER CHECK (worker_warm IN (0, 1));
+      ALTER TABLE tasks ADD COLUMN executor_state TEXT
+        CHECK (executor_state IN ('waiting', 'running', 'succeeded', 'failed', 'cancelled'));
     `,
   },
 ];

@@ -6,13 +6,42 @@
  * that inserts the rows naming it. A process killed at any point leaves either no row, or a
  * complete row whose blobs exist; unreferenced blobs and temp files are left for `gc`.
  */
-import type { LineageEdge, LineageGraph, ModelVersionInfo } from '../../preload/contract';
+import {
+  MODEL_DESCRIPTION_MAX_LENGTH,
+  type LineageEdge,
+  type LineageDataset,
+  type LineageGraph,
+  type MetricSplit,
+  type ModelVersionInfo,
+  type RegisteredModelInfo,
+  type VersionMetricInfo,
+} from '../../preload/contract';
 import { DistilleryError, errors } from '../base/errors';
 import type { ArtifactManifest, FsArtifactStore, GcOptions, GcResult } from './artifact-store';
 import type { Database } from './db';
 import { newId, parseModelRef, validateAlias, validateModelName, VERSION_ID } from './model-refs';
 
 export type ModelKind = ModelVersionInfo['kind'];
+
+/** How metric values recorded for a version came about (see migration 3). */
+export interface MetricOrigin {
+  /** The split they were measured on, when known. */
+  split?: MetricSplit | null;
+  /** `evaluation` (default): an evaluate task scored the version; `training`: the task that made it. */
+  origin?: 'evaluation' | 'training';
+}
+
+interface RegisteredRow {
+  name: string;
+  kind: ModelKind;
+  description: string;
+  created_at: string;
+  version_count: number;
+  latest_version: number | null;
+  latest_id: string | null;
+  updated_at: string | null;
+  node_type: string | null;
+}
 
 export interface RegisterVersionInput {
   /** Model name: letters, digits, `_ . -`, segments joined by `/` (e.g. `mnist-mlp/fit`). */
@@ -115,9 +144,49 @@ export class SqliteModelRegistry {
       ),
       latestMetricsOf: db.prepare<[string], { version_id: string; name: string; value: number | null }>(
         `SELECT version_id, name, value FROM version_metrics WHERE id IN (
-           SELECT max(id) FROM version_metrics WHERE version_id IN (SELECT value FROM json_each(?))
+           SELECT max(id) FROM version_metrics
+           WHERE version_id IN (SELECT value FROM json_each(?)) AND origin = 'evaluation'
            GROUP BY version_id, name)
          ORDER BY name`,
+      ),
+      metricRecordsOf: db.prepare<
+        [string],
+        {
+          version_id: string;
+          name: string;
+          value: number | null;
+          split: MetricSplit | null;
+          task_id: string | null;
+          run_id: string | null;
+          recorded_at: string;
+        }
+      >(
+        `SELECT vm.version_id, vm.name, vm.value, vm.split, vm.task_id, t.run_id, vm.recorded_at
+         FROM version_metrics vm LEFT JOIN tasks t ON t.id = vm.task_id
+         WHERE vm.id IN (
+           SELECT max(id) FROM version_metrics WHERE version_id IN (SELECT value FROM json_each(?))
+           GROUP BY version_id, name, split, task_id)
+         ORDER BY vm.id`,
+      ),
+      registered: db.prepare<[], RegisteredRow>(
+        `SELECT m.name, m.kind, m.description, m.created_at,
+           (SELECT count(*) FROM model_versions v WHERE v.model_id = m.id) AS version_count,
+           latest.version AS latest_version, latest.id AS latest_id, latest.created_at AS updated_at,
+           latest.node_type AS node_type
+         FROM models m LEFT JOIN model_versions latest ON latest.id = (
+           SELECT v.id FROM model_versions v WHERE v.model_id = m.id ORDER BY v.version DESC LIMIT 1)
+         WHERE latest.id IS NOT NULL ORDER BY m.name`,
+      ),
+      registeredAliases: db.prepare<[], { name: string; alias: string; version: number }>(
+        `SELECT m.name, a.alias, v.version FROM aliases a JOIN models m ON m.id = a.model_id
+         JOIN model_versions v ON v.id = a.version_id ORDER BY a.alias`,
+      ),
+      describeModel: db.prepare<[string, string]>('UPDATE models SET description = ? WHERE name = ?'),
+      taskInputs: db.prepare<[string], { id: string; inputs_json: string }>(
+        'SELECT id, inputs_json FROM tasks WHERE id IN (SELECT value FROM json_each(?))',
+      ),
+      versionsOfRun: db.prepare<[string], { id: string }>(
+        'SELECT id FROM model_versions WHERE run_id = ? ORDER BY rowid DESC',
       ),
       modelByName: db.prepare<[string], { id: string; kind: ModelKind; next_version: number }>(
         'SELECT id, kind, next_version FROM models WHERE name = ?',
@@ -145,8 +214,9 @@ export class SqliteModelRegistry {
       insertLineage: db.prepare<[string, string, string, string, string | null]>(
         'INSERT INTO lineage (child_id, parent_id, operation, params_json, task_id) VALUES (?, ?, ?, ?, ?)',
       ),
-      insertMetric: db.prepare<[string, string, number, string | null, string]>(
-        'INSERT INTO version_metrics (version_id, name, value, task_id, recorded_at) VALUES (?, ?, ?, ?, ?)',
+      insertMetric: db.prepare<[string, string, number, string | null, string, string | null, string]>(
+        `INSERT INTO version_metrics (version_id, name, value, task_id, recorded_at, split, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       lineageFrom: db.prepare<[string, string], { id: string }>(
         `WITH RECURSIVE
@@ -284,7 +354,7 @@ export class SqliteModelRegistry {
           );
         }
         for (const [name, value] of Object.entries(input.metrics ?? {})) {
-          s.insertMetric.run(id, name, value, input.taskId, now);
+          s.insertMetric.run(id, name, value, input.taskId, now, null, 'evaluation');
         }
       })
       .immediate();
@@ -326,7 +396,32 @@ export class SqliteModelRegistry {
       params: parseObject(row.params_json),
       taskId: row.task_id,
     }));
-    return { root: root.id, nodes, edges };
+    return { root: root.id, nodes, edges, datasets: this.datasetsOf(nodes) };
+  }
+
+  /** The dataset input of the task that made each version, read from the run records. */
+  private datasetsOf(nodes: readonly ModelVersionInfo[]): Record<string, LineageDataset> {
+    const taskIds = [...new Set(nodes.flatMap((node) => (node.taskId ? [node.taskId] : [])))];
+    if (taskIds.length === 0) return {};
+    const byTask = new Map<string, LineageDataset>();
+    for (const row of this.statements.taskInputs.all(JSON.stringify(taskIds))) {
+      const inputs = parseObject(row.inputs_json);
+      for (const [port, input] of Object.entries(inputs)) {
+        if (!input || typeof input !== 'object') continue;
+        const { kind, meta } = input as { kind?: unknown; meta?: Record<string, unknown> };
+        if (kind !== 'dataset' || !meta || typeof meta.name !== 'string') continue;
+        const counts =
+          meta.counts && typeof meta.counts === 'object' ? (meta.counts as Record<string, number>) : {};
+        byTask.set(row.id, { name: meta.name, port, counts });
+        break;
+      }
+    }
+    const datasets: Record<string, LineageDataset> = {};
+    for (const node of nodes) {
+      const dataset = node.taskId ? byTask.get(node.taskId) : undefined;
+      if (dataset) datasets[node.id] = dataset;
+    }
+    return datasets;
   }
 
   /** Points `alias` of the version's model at the version, moving it from any other version. */
@@ -383,16 +478,83 @@ export class SqliteModelRegistry {
     return [row.id];
   }
 
-  /** Records metric values for a version (e.g. from an evaluate task); the latest value per name wins. */
-  addMetrics(versionId: string, metrics: Record<string, number>, taskId: string | null): ModelVersionInfo {
+  /**
+   * Records metric values for a version (e.g. from an evaluate task); the latest value per name
+   * wins. `split` says where they were measured, per metric name or for all of them.
+   */
+  addMetrics(
+    versionId: string,
+    metrics: Record<string, number>,
+    taskId: string | null,
+    origin: {
+      split?: MetricSplit | null | ((name: string) => MetricSplit | null);
+      origin?: MetricOrigin['origin'];
+    } = {},
+  ): ModelVersionInfo {
     const row = this.statements.byId.get(versionId);
     if (!row) throw errors.modelNotFound(versionId);
     const now = new Date().toISOString();
+    const splitOf = (name: string) =>
+      typeof origin.split === 'function' ? origin.split(name) : (origin.split ?? null);
     this.db.transaction(() => {
       for (const [name, value] of Object.entries(metrics))
-        this.statements.insertMetric.run(row.id, name, value, taskId, now);
+        this.statements.insertMetric.run(
+          row.id,
+          name,
+          value,
+          taskId,
+          now,
+          splitOf(name),
+          origin.origin ?? 'evaluation',
+        );
     })();
     return this.get(row.id);
+  }
+
+  /** Ids of the versions a run registered, newest first (so a child comes before its parent). */
+  versionsOfRun(runId: string): string[] {
+    return this.statements.versionsOfRun.all(runId).map((row) => row.id);
+  }
+
+  /** Every registered model that has a version, by name, with its aliases and latest version. */
+  registered(): RegisteredModelInfo[] {
+    const aliases = new Map<string, Record<string, number>>();
+    for (const row of this.statements.registeredAliases.all()) {
+      const byAlias = aliases.get(row.name) ?? {};
+      byAlias[row.alias] = row.version;
+      aliases.set(row.name, byAlias);
+    }
+    return this.statements.registered.all().map((row) => ({
+      name: row.name,
+      kind: row.kind,
+      description: row.description,
+      versionCount: row.version_count,
+      latestVersion: row.latest_version,
+      latestId: row.latest_id,
+      aliases: aliases.get(row.name) ?? {},
+      createdAt: row.created_at,
+      updatedAt: row.updated_at ?? row.created_at,
+      nodeType: row.node_type,
+    }));
+  }
+
+  /** Sets a registered model's description; MODEL_NOT_FOUND for an unknown name. */
+  describe(name: string, description: string): RegisteredModelInfo {
+    if (description.length > MODEL_DESCRIPTION_MAX_LENGTH) {
+      throw new DistilleryError(
+        'MODEL_INVALID',
+        `A model description holds at most ${MODEL_DESCRIPTION_MAX_LENGTH} characters, got ${description.length}`,
+        {
+          param: 'description',
+          expected: `at most ${MODEL_DESCRIPTION_MAX_LENGTH} characters`,
+          received: description.length,
+        },
+      );
+    }
+    if (this.statements.describeModel.run(description, name).changes === 0) throw errors.modelNotFound(name);
+    const found = this.registered().find((model) => model.name === name);
+    if (!found) throw errors.modelNotFound(name);
+    return found;
   }
 
   /** The version's files: relative path, digest, size, sorted by path. */
@@ -463,6 +625,19 @@ export class SqliteModelRegistry {
       list.push(alias);
       aliases.set(version_id, list);
     }
+    const records = new Map<string, VersionMetricInfo[]>();
+    for (const row of this.statements.metricRecordsOf.all(ids)) {
+      const list = records.get(row.version_id) ?? [];
+      list.push({
+        name: row.name,
+        value: row.value ?? Number.NaN,
+        split: row.split,
+        taskId: row.task_id,
+        runId: row.run_id,
+        recordedAt: row.recorded_at,
+      });
+      records.set(row.version_id, list);
+    }
     const metrics = new Map<string, Record<string, number>>();
     for (const { version_id, name, value } of this.statements.latestMetricsOf.all(ids)) {
       const record = metrics.get(version_id) ?? {};
@@ -487,6 +662,7 @@ export class SqliteModelRegistry {
       sizeBytes: row.size_bytes,
       params: parseObject(row.params_json),
       metrics: metrics.get(row.id) ?? {},
+      metricRecords: records.get(row.id) ?? [],
       meta: parseObject(row.meta_json),
     }));
   }

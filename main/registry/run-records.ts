@@ -6,6 +6,8 @@ import type {
   ArtifactRef,
   BackendInfo,
   ErrorInfo,
+  ExecutorName,
+  ExecutorState,
   PipelineDoc,
   RunInfo,
   RunStatus,
@@ -28,6 +30,28 @@ export interface RunRecord {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  label: string | null;
+  tags: string[];
+  note: string;
+}
+
+/** One file a task with external effects wrote, as recorded when it finished. */
+export interface ExternalFile {
+  /** Absolute path. */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * What a task with external effects wrote outside its task folder: every file under each path its
+ * params named. `complete` is false when there were too many files or bytes to record, and such a
+ * task is never reused.
+ */
+export interface ExternalEffects {
+  paths: string[];
+  files: ExternalFile[];
+  complete: boolean;
 }
 
 export interface TaskRecord {
@@ -55,6 +79,16 @@ export interface TaskRecord {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The task's figure of each metric (TASK_FIGURES_SQL), once it has settled. */
+  figures: Record<string, number> | null;
+  /** What it wrote outside its task folder, for node types with external effects. */
+  effects: ExternalEffects | null;
+  /** Where its latest attempt ran (TaskInfo's fields of the same names). */
+  executor: ExecutorName | null;
+  jobId: string | null;
+  nodeName: string | null;
+  warm: boolean | null;
+  executorState: ExecutorState | null;
 }
 
 export interface CreateRunInput {
@@ -70,7 +104,19 @@ export interface CreateRunInput {
 }
 
 export type RunPatch = Partial<
-  Pick<RunRecord, 'name' | 'status' | 'backend' | 'versions' | 'error' | 'startedAt' | 'finishedAt'>
+  Pick<
+    RunRecord,
+    | 'name'
+    | 'status'
+    | 'backend'
+    | 'versions'
+    | 'error'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'label'
+    | 'tags'
+    | 'note'
+  >
 >;
 
 export interface CreateTaskInput {
@@ -108,6 +154,13 @@ export type TaskPatch = Partial<
     | 'taskDir'
     | 'startedAt'
     | 'finishedAt'
+    | 'figures'
+    | 'effects'
+    | 'executor'
+    | 'jobId'
+    | 'nodeName'
+    | 'warm'
+    | 'executorState'
   >
 >;
 
@@ -124,6 +177,9 @@ export interface RunRow {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  label: string | null;
+  tags_json: string;
+  note: string;
 }
 
 export interface TaskRow {
@@ -149,6 +205,13 @@ export interface TaskRow {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  figures_json: string | null;
+  effects_json: string | null;
+  executor: ExecutorName | null;
+  job_id: string | null;
+  node_name: string | null;
+  worker_warm: number | null;
+  executor_state: ExecutorState | null;
 }
 
 export interface MetricRow {
@@ -188,6 +251,9 @@ export const RUN_COLUMNS: {
   error: ['error_json', jsonOrNull],
   startedAt: ['started_at', (v) => v ?? null],
   finishedAt: ['finished_at', (v) => v ?? null],
+  label: ['label', (v) => v ?? null],
+  tags: ['tags_json', (v) => json(v ?? [])],
+  note: ['note', (v) => v ?? ''],
 };
 
 export const TASK_COLUMNS: {
@@ -207,6 +273,13 @@ export const TASK_COLUMNS: {
   taskDir: ['task_dir', (v) => v ?? null],
   startedAt: ['started_at', (v) => v ?? null],
   finishedAt: ['finished_at', (v) => v ?? null],
+  figures: ['figures_json', jsonOrNull],
+  effects: ['effects_json', jsonOrNull],
+  executor: ['executor', (v) => v ?? null],
+  jobId: ['job_id', (v) => v ?? null],
+  nodeName: ['node_name', (v) => v ?? null],
+  warm: ['worker_warm', (v) => (v === null || v === undefined ? null : v ? 1 : 0)],
+  executorState: ['executor_state', (v) => v ?? null],
 };
 
 export function runFromRow(row: RunRow): RunRecord {
@@ -223,6 +296,9 @@ export function runFromRow(row: RunRow): RunRecord {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    label: row.label,
+    tags: parse<string[]>(row.tags_json),
+    note: row.note,
   };
 }
 
@@ -250,11 +326,25 @@ export function taskFromRow(row: TaskRow): TaskRecord {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    figures: parseOrNull<Record<string, number>>(row.figures_json),
+    effects: parseOrNull<ExternalEffects>(row.effects_json),
+    executor: row.executor,
+    jobId: row.job_id,
+    nodeName: row.node_name,
+    warm: row.worker_warm === null ? null : row.worker_warm === 1,
+    executorState: row.executor_state,
   };
 }
 
-/** The DTO of a task; `models` maps output port → registered version id. */
-export function toTaskInfo(task: TaskRecord, models: Record<string, string> = {}): TaskInfo {
+/**
+ * The DTO of a task; `models` maps output port → registered version id, `reusedFromRun` is the run
+ * of the task it reused.
+ */
+export function toTaskInfo(
+  task: TaskRecord,
+  models: Record<string, string> = {},
+  reusedFromRun: string | null = null,
+): TaskInfo {
   return {
     id: task.id,
     runId: task.runId,
@@ -264,6 +354,7 @@ export function toTaskInfo(task: TaskRecord, models: Record<string, string> = {}
     fingerprint: task.fingerprint,
     status: task.status,
     reusedFrom: task.reusedFrom,
+    reusedFromRun,
     attempt: task.attempt,
     progress: task.progress,
     backend: task.backend,
@@ -274,6 +365,11 @@ export function toTaskInfo(task: TaskRecord, models: Record<string, string> = {}
     checkpoint: task.checkpoint,
     models,
     taskDir: task.taskDir,
+    executor: task.executor,
+    jobId: task.jobId,
+    nodeName: task.nodeName,
+    warm: task.warm,
+    executorState: task.executorState,
   };
 }
 
@@ -292,6 +388,9 @@ export function toRunInfo(run: RunRecord, tasks: TaskInfo[]): RunInfo {
     pipeline: run.pipeline,
     error: run.error,
     tasks,
+    label: run.label,
+    tags: run.tags,
+    note: run.note,
   };
 }
 

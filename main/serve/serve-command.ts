@@ -21,7 +21,7 @@ export async function serveCommand(app: DistilleryApp, options: ServeCommandOpti
     throw new Error(`--port must be 0–65535, got ${options.port}`);
   // One failing task or request must not end the server and every run it supervises.
   const recording = installProcessGuard().recordInto(app.runner);
-  const fanout = new EventFanout(app.runner);
+  const fanout = new EventFanout(app.runner, undefined, app.sweeps);
   const server = await ServeServer.start(createHandlers(app), fanout, {
     port,
     host,
@@ -79,6 +79,8 @@ async function stopWhenAsked(
   let graceTimer: NodeJS.Timeout | undefined;
   try {
     server.dispose();
+    // Sweeps first, so that no trial starts a run while their running trials are cancelled.
+    app.sweeps.cancelAll();
     const cancelling = [...active].filter((runId) => app.runner.isActive(runId));
     // After the parent's exit stderr may lead nowhere; writing to a closed pipe would only fail.
     if (reason !== 'parent-exit') {
