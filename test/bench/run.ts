@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark in turn (training throughput, compression fidelity, diffusion),
+ * `npm run bench`: every benchmark in turn (training throughput, compression fidelity, diffusion, …),
  * each printing its figures as ratios against a reference measured in the same invocation.
  * `npm run bench -- train` runs only the named ones.
  */
@@ -7,7 +7,19 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['train', 'compress', 'diffusion', 'runs-table'];
+// The cluster bench needs a SLURM cluster (test/cluster/slurm.sh start): run it by name.
+const ALL = [
+  'train',
+  'compress',
+  'diffusion',
+  'runs-table',
+  'validate',
+  'quantize',
+  'merge',
+  'sweep',
+  'warm-workers',
+  'samples',
+];
 const chosen = process.argv.slice(2).filter((name) => !name.startsWith('-'));
 const names = chosen.length > 0 ? chosen : ALL;
 let failed = 0;
