@@ -3,7 +3,13 @@
  * Undo/redo, autosave, the dirty marker and live validation all hang off `applyChange`: it returns
  * the next document (the old one is never mutated) and the change that undoes it.
  */
-import type { PipelineDoc, PipelineEdge, PipelineNode } from '../../../preload/contract';
+import type {
+  PipelineDoc,
+  PipelineEdge,
+  PipelineNode,
+  SweepDomain,
+  SweepSpec,
+} from '../../../preload/contract';
 import {
   describeNodeIdRule,
   formatEndpoint,
@@ -41,6 +47,15 @@ export type PipelineChange =
   | { type: 'paste'; nodes: PipelineNode[]; edges: PipelineEdge[] }
   /** Document-level fields. */
   | { type: 'setMeta'; name?: string; description?: string | null; seed?: number }
+  /** Sets the `sweep` block (the Sweep panel's edits); `null` removes it. */
+  | { type: 'setSweep'; sweep: SweepSpec | null }
+  /**
+   * Adds a param to the sweep's space, or replaces its domain ("Sweep this param"); `init` is the
+   * block created when the pipeline has none yet.
+   */
+  | { type: 'addSweepParam'; key: string; domain: SweepDomain; init?: SweepSpec }
+  /** Takes a param out of the sweep's space. */
+  | { type: 'removeSweepParam'; key: string }
   /** Replaces the whole document (new, open, new from sample). */
   | { type: 'replaceDoc'; doc: PipelineDoc }
   /** Several changes applied in order as one undo step. */
@@ -52,7 +67,8 @@ export type ChangeErrorCode =
   | 'EDGE_NOT_FOUND'
   | 'EDGE_EXISTS'
   | 'NODE_ID_INVALID'
-  | 'EDGE_ENDPOINT_INVALID';
+  | 'EDGE_ENDPOINT_INVALID'
+  | 'SWEEP_NOT_FOUND';
 
 /** A change that cannot apply to this document (a programming error or a stale UI action). */
 export class ChangeError extends Error {
@@ -109,6 +125,41 @@ function insertAt<T>(items: readonly T[], item: T, index: number | undefined): T
   const next = [...items];
   const at = index === undefined ? next.length : Math.max(0, Math.min(index, next.length));
   next.splice(at, 0, item);
+  return next;
+}
+
+/** The document with `sweep` set, or without the key for `null`. */
+function withSweep(doc: PipelineDoc, sweep: SweepSpec | null | undefined): PipelineDoc {
+  const next = { ...doc };
+  if (sweep) next.sweep = sweep;
+  else delete next.sweep;
+  return next;
+}
+
+/** A sweep block with the node `from` renamed to `to` in every key and field that names it. */
+function renameInSweep(sweep: SweepSpec, from: string, to: string): SweepSpec {
+  const rename = (key: string) => (key.startsWith(`${from}.`) ? `${to}${key.slice(from.length)}` : key);
+  const space = Object.fromEntries(
+    Object.entries(sweep.space).map(([key, domain]) => {
+      if (!domain.when) return [rename(key), domain];
+      const when = Object.fromEntries(
+        Object.entries(domain.when).map(([other, value]) => [rename(other), value]),
+      );
+      return [rename(key), { ...domain, when }];
+    }),
+  );
+  const next: SweepSpec = { ...sweep, space };
+  if (sweep.objective.node === from) next.objective = { ...sweep.objective, node: to };
+  const scheduler = sweep.scheduler;
+  if (scheduler && scheduler.type !== 'none') {
+    next.scheduler = { ...scheduler, resource: rename(scheduler.resource) };
+    if (scheduler.type === 'pbt' && scheduler.mutable)
+      next.scheduler = {
+        ...scheduler,
+        resource: rename(scheduler.resource),
+        mutable: scheduler.mutable.map(rename),
+      };
+  }
   return next;
 }
 
@@ -230,14 +281,14 @@ export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedCh
       };
       const nodes = [...doc.nodes];
       nodes[index] = { ...nodes[index]!, id: change.to };
-      return {
-        doc: {
-          ...doc,
-          nodes,
-          edges: doc.edges.map((edge) => ({ from: rename(edge.from), to: rename(edge.to) })),
-        },
-        inverse: { type: 'renameNode', from: change.to, to: change.from },
+      const renamed: PipelineDoc = {
+        ...doc,
+        nodes,
+        edges: doc.edges.map((edge) => ({ from: rename(edge.from), to: rename(edge.to) })),
       };
+      // The sweep names nodes too; the new id was free, so renaming back restores it exactly.
+      if (doc.sweep) renamed.sweep = renameInSweep(doc.sweep, change.from, change.to);
+      return { doc: renamed, inverse: { type: 'renameNode', from: change.to, to: change.from } };
     }
     case 'paste': {
       const taken = new Set(doc.nodes.map((node) => node.id));
@@ -269,6 +320,27 @@ export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedCh
         else next.description = change.description;
       }
       return { doc: next, inverse };
+    }
+    case 'setSweep':
+      return { doc: withSweep(doc, change.sweep), inverse: { type: 'setSweep', sweep: doc.sweep ?? null } };
+    case 'addSweepParam': {
+      const base = doc.sweep ?? change.init;
+      if (!base)
+        throw new ChangeError('SWEEP_NOT_FOUND', `The pipeline has no sweep to add "${change.key}" to`);
+      return {
+        doc: withSweep(doc, { ...base, space: { ...base.space, [change.key]: change.domain } }),
+        inverse: { type: 'setSweep', sweep: doc.sweep ?? null },
+      };
+    }
+    case 'removeSweepParam': {
+      if (!doc.sweep || !(change.key in doc.sweep.space))
+        throw new ChangeError('SWEEP_NOT_FOUND', `The sweep does not search "${change.key}"`);
+      const space = { ...doc.sweep.space };
+      delete space[change.key];
+      return {
+        doc: withSweep(doc, { ...doc.sweep, space }),
+        inverse: { type: 'setSweep', sweep: doc.sweep },
+      };
     }
     case 'replaceDoc':
       return { doc: change.doc, inverse: { type: 'replaceDoc', doc } };
@@ -315,6 +387,12 @@ export function describeChange(change: PipelineChange): string {
       return `Paste ${change.nodes.length} node${change.nodes.length === 1 ? '' : 's'}`;
     case 'setMeta':
       return 'Edit pipeline settings';
+    case 'setSweep':
+      return change.sweep ? 'Edit the sweep' : 'Remove the sweep';
+    case 'addSweepParam':
+      return `Sweep ${change.key}`;
+    case 'removeSweepParam':
+      return `Stop sweeping ${change.key}`;
     case 'replaceDoc':
       return `Open ${change.doc.name}`;
     case 'batch':

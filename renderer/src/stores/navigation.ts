@@ -7,6 +7,8 @@ export type Route =
   | { name: 'runs' }
   | { name: 'run'; runId: string }
   | { name: 'compare'; runIds: string[] }
+  | { name: 'sweeps' }
+  | { name: 'sweep'; sweepId: string }
   | { name: 'registry' }
   | { name: 'registered'; modelName: string }
   | { name: 'model'; ref: string };
@@ -17,6 +19,8 @@ export function parseHash(hash: string): Route {
   switch (parts[0]) {
     case 'runs':
       return parts[1] ? { name: 'run', runId: parts[1] } : { name: 'runs' };
+    case 'sweeps':
+      return parts[1] ? { name: 'sweep', sweepId: parts[1] } : { name: 'sweeps' };
     case 'compare':
       return {
         name: 'compare',
@@ -41,6 +45,10 @@ export function formatHash(route: Route): string {
       return `#/runs/${encodeURIComponent(route.runId)}`;
     case 'compare':
       return `#/compare?runs=${route.runIds.map(encodeURIComponent).join(',')}`;
+    case 'sweeps':
+      return '#/sweeps';
+    case 'sweep':
+      return `#/sweeps/${encodeURIComponent(route.sweepId)}`;
     case 'registry':
       return '#/registry';
     case 'registered':

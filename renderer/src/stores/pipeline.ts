@@ -7,7 +7,13 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, type ShallowRef } from 'vue';
-import type { NodeSpecInfo, PipelineDoc, PipelineEdge, ValidationIssue } from '../../../preload/contract';
+import type {
+  NodeSpecInfo,
+  PipelineDoc,
+  PipelineEdge,
+  SweepSpec,
+  ValidationIssue,
+} from '../../../preload/contract';
 import { parseEndpoint } from '../../../preload/graph-rules';
 import { useClient } from '../api';
 import { useLiveValidation } from '../composables/live-validation';
@@ -32,6 +38,7 @@ import {
   type ConnectionRequest,
   type LinkStart,
 } from '../pipeline/graph';
+import { newSweep, suggestDomain, sweepKey } from '../pipeline/sweep';
 import { useCatalogStore } from './catalog';
 
 export { VALIDATION_DELAY_MS } from '../composables/live-validation';
@@ -227,6 +234,37 @@ export const usePipelineStore = defineStore('pipeline', () => {
 
   function setParam(nodeId: string, param: string, value: unknown): void {
     apply({ type: 'updateParam', nodeId, param, value }, { key: `param:${nodeId}:${param}` });
+  }
+
+  /**
+   * "Sweep this param": adds the param to the sweep's space with a suggested range, creating the
+   * block (objective from the nodes' metrics, random search) when the pipeline has none.
+   */
+  function sweepParam(nodeId: string, param: string): boolean {
+    const node = doc.value.nodes.find((candidate) => candidate.id === nodeId);
+    const paramSpec = node ? specOf(node.type)?.params[param] : undefined;
+    if (!node || !paramSpec) return false;
+    const value = Object.prototype.hasOwnProperty.call(node.params, param)
+      ? node.params[param]
+      : paramSpec.default;
+    const domain = suggestDomain(param, paramSpec, value);
+    if (!domain) return false;
+    return apply({
+      type: 'addSweepParam',
+      key: sweepKey(nodeId, param),
+      domain,
+      ...(doc.value.sweep ? {} : { init: newSweep(doc.value, specOf) }),
+    });
+  }
+
+  /** Takes a param out of the sweep; the last one out leaves the block, whose settings stay. */
+  function unsweepParam(nodeId: string, param: string): boolean {
+    return apply({ type: 'removeSweepParam', key: sweepKey(nodeId, param) });
+  }
+
+  /** The Sweep panel's edits; `key` coalesces typing in one field into one undo step. */
+  function setSweep(sweep: SweepSpec | null, key?: string): boolean {
+    return apply({ type: 'setSweep', sweep }, key ? { key: `sweep:${key}` } : {});
   }
 
   function renameNode(from: string, to: string): boolean {
@@ -446,6 +484,9 @@ export const usePipelineStore = defineStore('pipeline', () => {
     removeEdges,
     moveNodes,
     setParam,
+    sweepParam,
+    unsweepParam,
+    setSweep,
     renameNode,
     checkConnect,
     connect,
