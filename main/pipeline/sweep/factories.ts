@@ -7,10 +7,10 @@ import { GridSampler } from './grid-sampler';
 import { HyperbandScheduler } from './hyperband';
 import { PbtScheduler } from './pbt';
 import { RandomSampler } from './random-sampler';
+import type { ResolvedSweep } from './resolved-sweep';
 import type { Sampler } from './sampler';
 import { NoScheduler, type TrialScheduler } from './scheduler';
 import { TpeSampler, type TpeOptions } from './tpe-sampler';
-import type { ResolvedSweep } from './validate-sweep';
 
 /** The sweep's sampler. `tpe` options default to Optuna's. */
 export function createSampler(sweep: ResolvedSweep, tpe: Partial<TpeOptions> = {}): Sampler {

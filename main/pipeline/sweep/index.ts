@@ -12,6 +12,7 @@ export * from './hyperband';
 export * from './importance';
 export * from './pbt';
 export * from './random-sampler';
+export * from './resolved-sweep';
 export * from './sampler';
 export * from './scheduler';
 export * from './space';

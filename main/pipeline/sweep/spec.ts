@@ -1,7 +1,7 @@
 /**
  * The `sweep` block of a pipeline file: a search over some of the pipeline's params. Its JSON shape
  * is a contract (users write it by hand and scripts generate it); these types are that shape as
- * written, before validation fills in defaults (see {@link ResolvedSweep} in validate-sweep.ts).
+ * written, before validation fills in defaults (see {@link ResolvedSweep} in resolved-sweep.ts).
  * The types are declared in preload/contract.ts, since the editor reads and writes the block too,
  * and re-exported here with the name lists and defaults the engine uses.
  *
