@@ -19,6 +19,11 @@ export interface PipelineNode {
   type: string;
   params: Record<string, unknown>;
   ui?: { x: number; y: number };
+  /**
+   * The node does not run: each output passes on what is linked into its first input of the same
+   * port type (a bypassed `prune` passes its model on). Its params and edges are kept and checked.
+   */
+  bypass?: boolean;
 }
 
 /** An edge from an output port to an input port, both written `"nodeId.port"`. */

@@ -57,7 +57,7 @@ export function forcedNodes(
     if (!known.has(nodeId)) {
       throw new DistilleryError(
         'UNKNOWN_NODE',
-        `forceNodes names node "${nodeId}", which the pipeline lacks`,
+        `forceNodes names node "${nodeId}", which the pipeline lacks or does not run (a bypassed node)`,
         {
           nodeId,
           param: 'forceNodes',

@@ -20,6 +20,7 @@ import {
   portsCompatible,
   type Endpoint,
 } from './graph';
+import { applyBypass } from './bypass';
 import { validateExecutorBlock } from './executor-block';
 import { countIssues, PIPELINE_LIMITS, scanDocument, type PipelineLimits } from './limits';
 import {
@@ -68,7 +69,7 @@ export interface ValidationResult {
 }
 
 const TOP_FIELDS = ['format', 'name', 'seed', 'description', 'nodes', 'edges', 'sweep', 'executor'];
-const NODE_FIELDS = ['id', 'type', 'params', 'ui'];
+const NODE_FIELDS = ['id', 'type', 'params', 'ui', 'bypass'];
 const EDGE_FIELDS = ['from', 'to'];
 const UI_FIELDS = ['x', 'y'];
 
@@ -216,6 +217,8 @@ interface NodeEntry {
   spec?: NodeSpec;
   params: NodeParams;
   explicit: Record<string, unknown>;
+  /** `"bypass": true`: validated like any node, not run (bypass.ts). */
+  bypass: boolean;
   /** Input port → the upstream output connected to it. */
   inputs: Record<string, Endpoint>;
   /** Many-link port → the upstream outputs linked to it, in edge order. */
@@ -328,6 +331,7 @@ export function validatePipeline(
     spec: NodeSpec | undefined,
     params: NodeParams,
     explicit: Record<string, unknown>,
+    bypass: boolean,
   ): void => {
     const entry: NodeEntry = {
       id,
@@ -336,6 +340,7 @@ export function validatePipeline(
       spec,
       params,
       explicit,
+      bypass,
       inputs: {},
       inputLists: {},
     };
@@ -402,6 +407,19 @@ export function validatePipeline(
         ),
       );
     }
+    const bypassValue = field(raw, 'bypass');
+    if (bypassValue !== undefined && typeof bypassValue !== 'boolean') {
+      issues.add(() =>
+        schemaIssue(
+          `${pointer}/bypass`,
+          'true or false',
+          bypassValue,
+          `Node "${id}": "bypass" must be true or false, got ${preview(bypassValue)}`,
+          at,
+        ),
+      );
+    }
+    const bypass = bypassValue === true;
     const given = field(raw, 'params');
     const params = given === undefined ? {} : given;
     if (!isObject(params)) {
@@ -421,7 +439,7 @@ export function validatePipeline(
       issues.add(() =>
         schemaIssue(`${pointer}/type`, 'a node type id', type, `Node "${id}": "type" must be a string`, at),
       );
-      addNode(id, index, undefined, {}, paramObject);
+      addNode(id, index, undefined, {}, paramObject, bypass);
       continue;
     }
     const spec = catalog.get(type);
@@ -434,19 +452,19 @@ export function validatePipeline(
         received: type,
         message: `Node "${id}": unknown node type ${preview(type)}`,
       }));
-      addNode(id, index, undefined, {}, paramObject);
+      addNode(id, index, undefined, {}, paramObject, bypass);
       continue;
     }
     if (issues.full) {
       // Nothing more will be listed and the document is refused already: the remaining nodes'
       // params are left unchecked rather than checked only to be counted.
       issues.partial = true;
-      addNode(id, index, spec, {}, paramObject);
+      addNode(id, index, spec, {}, paramObject, bypass);
       continue;
     }
     const resolved = resolveParams(id, spec, paramObject, `${pointer}/params`);
     for (const item of resolved.issues) issues.add(item);
-    addNode(id, index, spec, resolved.params, paramObject);
+    addNode(id, index, spec, resolved.params, paramObject, bypass);
   }
 
   // Model names: every node that makes a model registers it as "<pipeline name>/<node id>".
@@ -680,23 +698,42 @@ export function validatePipeline(
   if (executor !== undefined)
     for (const item of validateExecutorBlock(executor, new Set(nodes.keys()))) issues.add(item);
 
+  // A sweep's objective must come from a node that runs.
+  const objective = isObject(sweep) ? field(sweep, 'objective') : undefined;
+  const objectiveNode = isObject(objective) ? field(objective, 'node') : undefined;
+  if (typeof objectiveNode === 'string' && nodes.get(objectiveNode)?.bypass) {
+    issues.add(() => ({
+      code: 'SWEEP_OBJECTIVE_BYPASSED',
+      nodeId: objectiveNode,
+      pointer: '/sweep/objective/node',
+      expected: 'a node that runs',
+      received: objectiveNode,
+      message: `The sweep's objective reads node "${objectiveNode}", which is bypassed and reports nothing`,
+    }));
+  }
+
   if (issues.size > 0) return { issues: issues.list() };
+  // Bypassed nodes drop out here, their outputs replaced by what they would pass on (bypass.ts).
+  const bypassed = applyBypass(
+    Array.from(order, (number) => ({ ...entries[number]!, spec: entries[number]!.spec! })),
+  );
+  if (bypassed.issues.length > 0) {
+    for (const item of bypassed.issues) issues.add(item);
+    return { issues: issues.list() };
+  }
   return {
     issues: [],
     pipeline: {
       doc: doc as unknown as PipelineDoc,
-      nodes: Array.from(order, (number): ResolvedNode => {
-        const node = entries[number]!;
-        return {
-          id: node.id,
-          type: node.spec!.type,
-          spec: node.spec!,
-          params: node.params,
-          explicitParams: copyParams(node.explicit),
-          inputs: node.inputs,
-          inputLists: node.inputLists,
-        };
-      }),
+      nodes: bypassed.running.map((node): ResolvedNode => ({
+        id: node.id,
+        type: node.spec.type,
+        spec: node.spec,
+        params: node.params,
+        explicitParams: copyParams(node.explicit),
+        inputs: node.inputs,
+        inputLists: node.inputLists,
+      })),
     },
   };
 }

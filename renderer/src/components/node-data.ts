@@ -12,6 +12,8 @@ export interface PipelineNodeData {
   progress?: number | null;
   /** One line under the title in the run view (ETA, reused from, error). */
   detail?: string;
+  /** The node is bypassed: shown, not run. */
+  bypass?: boolean;
 }
 
 export interface ConnectingFrom {

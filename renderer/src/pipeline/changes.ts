@@ -37,6 +37,8 @@ export type PipelineChange =
   | { type: 'moveNodes'; moves: Array<{ id: string; position: Position | null }> }
   /** Sets one parameter; `undefined` removes the override so the node's default applies. */
   | { type: 'updateParam'; nodeId: string; param: string; value: unknown }
+  /** Bypasses nodes (they stay, but do not run) or runs them again: node id → bypassed. */
+  | { type: 'setBypass'; bypass: Record<string, boolean> }
   /** Adds an edge (at `index` when given). */
   | { type: 'connect'; edge: PipelineEdge; index?: number }
   /** Removes edges. */
@@ -238,6 +240,21 @@ export function applyChange(doc: PipelineDoc, change: PipelineChange): AppliedCh
         inverse: { type: 'updateParam', nodeId: change.nodeId, param: change.param, value: old },
       };
     }
+    case 'setBypass': {
+      const inverse: Record<string, boolean> = {};
+      const nodes = [...doc.nodes];
+      for (const [id, bypass] of Object.entries(change.bypass)) {
+        const index = requireNode(doc, id);
+        const node = nodes[index]!;
+        inverse[id] = node.bypass === true;
+        // Written only when set, so that a pipeline without bypassed nodes keeps its file as it was.
+        const next = { ...node };
+        if (bypass) next.bypass = true;
+        else delete next.bypass;
+        nodes[index] = next;
+      }
+      return { doc: { ...doc, nodes }, inverse: { type: 'setBypass', bypass: inverse } };
+    }
     case 'connect': {
       const key = edgeKey(change.edge);
       if (doc.edges.some((edge) => edgeKey(edge) === key))
@@ -375,6 +392,11 @@ export function describeChange(change: PipelineChange): string {
       return change.moves.length === 1 ? `Move ${change.moves[0]!.id}` : `Move ${change.moves.length} nodes`;
     case 'updateParam':
       return `Set ${change.nodeId}.${change.param}`;
+    case 'setBypass': {
+      const ids = Object.keys(change.bypass);
+      const what = ids.length === 1 ? ids[0]! : `${ids.length} nodes`;
+      return Object.values(change.bypass).every(Boolean) ? `Bypass ${what}` : `Stop bypassing ${what}`;
+    }
     case 'connect':
       return `Connect ${change.edge.from} → ${change.edge.to}`;
     case 'disconnect':

@@ -236,6 +236,16 @@ export const usePipelineStore = defineStore('pipeline', () => {
     apply({ type: 'updateParam', nodeId, param, value }, { key: `param:${nodeId}:${param}` });
   }
 
+  /** Bypasses the nodes (kept, not run: pipeline/bypass.ts in the engine) or runs them again. */
+  function setBypass(ids: readonly string[], bypass: boolean): void {
+    const changed = ids.filter((id) => {
+      const node = doc.value.nodes.find((candidate) => candidate.id === id);
+      return node !== undefined && (node.bypass === true) !== bypass;
+    });
+    if (changed.length > 0)
+      apply({ type: 'setBypass', bypass: Object.fromEntries(changed.map((id) => [id, bypass])) });
+  }
+
   /**
    * "Sweep this param": adds the param to the sweep's space with a suggested range, creating the
    * block (objective from the nodes' metrics, random search) when the pipeline has none.
@@ -484,6 +494,7 @@ export const usePipelineStore = defineStore('pipeline', () => {
     removeEdges,
     moveNodes,
     setParam,
+    setBypass,
     sweepParam,
     unsweepParam,
     setSweep,
