@@ -134,7 +134,7 @@ describe('sweeps in the workbench', () => {
     const done = await finished('done');
     expect(done).toBeGreaterThan(0);
     expect(await page.getByTestId('sweep-counts').textContent()).toContain(`${done} done`);
-    expect(await page.getByTestId('sweep-best').textContent()).toMatch(/Best: trial \d with 0\.\d+/);
+    expect(await page.getByTestId('sweep-best').textContent()).toMatch(/Best: trial \d with \d+\.\d+%/);
 
     // The history chart holds a dot per finished trial and the best-so-far line.
     await expect
@@ -155,7 +155,10 @@ describe('sweeps in the workbench', () => {
     // Rows are best first: the first row's objective is the best one.
     const objectives = await rows.evaluateAll((elements) =>
       elements.map((element) =>
-        Number((element as unknown as { children: Array<{ textContent: string }> }).children[4]!.textContent),
+        // "67.0%" for an accuracy: the number before the unit.
+        parseFloat(
+          (element as unknown as { children: Array<{ textContent: string }> }).children[4]!.textContent,
+        ),
       ),
     );
     const scored = objectives.filter((value) => Number.isFinite(value));
