@@ -17,6 +17,7 @@ const ALL = [
   'quantize',
   'merge',
   'sweep',
+  'sweep-view',
   'warm-workers',
   'samples',
 ];
