@@ -23,6 +23,7 @@ import {
   sortRuns,
   visibleWindow,
 } from '../../renderer/src/runs/table';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
 const REPEATS = 5;
@@ -56,32 +57,16 @@ async function timeAsync<T>(run: () => Promise<T>): Promise<{ ms: number; result
 }
 
 function doc(index: number): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name: index % 10 === 0 ? 'mnist-cnn' : 'mnist-mlp',
-    seed: 42,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 5000, testLimit: 1000 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [64 * (1 + (index % 4))] } },
-      {
-        id: 'fit',
-        type: 'train',
-        params: {
-          epochs: 1 + (index % 5),
-          learningRate: [1e-4, 3e-4, 1e-3, 3e-3][index % 4]!,
-          batchSize: 64,
-        },
-      },
-      { id: 'score', type: 'evaluate', params: {} },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
-  };
+    data: { trainLimit: 5000, testLimit: 1000 },
+    net: { hidden: [64 * (1 + (index % 4))] },
+    fit: {
+      epochs: 1 + (index % 5),
+      learningRate: [1e-4, 3e-4, 1e-3, 3e-3][index % 4]!,
+      batchSize: 64,
+    },
+  });
 }
 
 async function main(): Promise<void> {

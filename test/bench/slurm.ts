@@ -13,48 +13,20 @@
  * Environment: BENCH_REPEATS (2; medians are printed), BENCH_SLURM_POLL_MS (500, how often squeue
  * is asked).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PipelineDoc } from '../../preload/contract';
 import { createApp } from '../../main/app/app';
 import type { SlurmJobTimings } from '../../main/jobs/executors/slurm';
+import { numberFromEnv } from '../helpers/bench-env';
+import { mnistMlpPipeline } from '../helpers/pipelines';
+import { startCluster } from '../helpers/slurm-cluster';
 
-const REPEATS = Math.max(1, Number(process.env.BENCH_REPEATS ?? 2) || 2);
-const POLL_MS = Math.max(50, Number(process.env.BENCH_SLURM_POLL_MS ?? 500) || 500);
+const REPEATS = numberFromEnv('BENCH_REPEATS', 2, 1);
+const POLL_MS = numberFromEnv('BENCH_SLURM_POLL_MS', 500, 50);
 
-const README_PIPELINE: PipelineDoc = {
-  format: 1,
-  name: 'mnist-mlp',
-  seed: 42,
-  nodes: [
-    { id: 'data', type: 'dataset.mnist', params: { trainLimit: 2000, testLimit: 1000 } },
-    { id: 'net', type: 'model.mlp', params: { hidden: [300, 100] } },
-    {
-      id: 'fit',
-      type: 'train',
-      params: { epochs: 3, batchSize: 64, optimizer: 'adam', learningRate: 0.001 },
-    },
-    { id: 'score', type: 'evaluate', params: {} },
-  ],
-  edges: [
-    { from: 'data.dataset', to: 'net.dataset' },
-    { from: 'data.dataset', to: 'fit.dataset' },
-    { from: 'net.model', to: 'fit.model' },
-    { from: 'fit.model', to: 'score.model' },
-    { from: 'data.dataset', to: 'score.dataset' },
-  ],
-};
-
-function startCluster(): NodeJS.ProcessEnv {
-  const script = fileURLToPath(new URL('../cluster/slurm.sh', import.meta.url));
-  const started = execFileSync(script, ['start'], { encoding: 'utf8', timeout: 120_000 });
-  const conf = /export SLURM_CONF=(\S+)/.exec(started)?.[1];
-  if (!conf) throw new Error(`slurm.sh start did not say where slurm.conf is:\n${started}`);
-  return { ...process.env, SLURM_CONF: conf };
-}
+const README_PIPELINE: PipelineDoc = mnistMlpPipeline();
 
 interface Result {
   wallMs: number;

@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import type { PipelineDoc, SweepInfo, SweepScheduler, SweepSpec } from '../../preload/contract';
 import { createHandlers } from '../../main/api/handlers';
 import { createApp } from '../../main/app/app';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 const env = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
@@ -79,29 +80,15 @@ function pipeline(method: Method, seed: number): PipelineDoc {
     concurrency: CONCURRENCY,
     seed,
   };
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name: 'bench-sweep',
     seed: 1,
-    nodes: [
-      {
-        id: 'data',
-        type: 'dataset.mnist',
-        params: { trainLimit: TRAIN, testLimit: TEST, validationSplit: 0.1 },
-      },
-      { id: 'net', type: 'model.mlp', params: { hidden: [128] } },
-      { id: 'fit', type: 'train', params: { epochs: MAX, batchSize: 128, optimizer: 'adam' } },
-      { id: 'score', type: 'evaluate', params: { split: 'test', latencySamples: 0 } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
+    data: { trainLimit: TRAIN, testLimit: TEST, validationSplit: 0.1 },
+    net: { hidden: [128] },
+    fit: { epochs: MAX, batchSize: 128, optimizer: 'adam' },
+    score: { split: 'test', latencySamples: 0 },
     sweep,
-  };
+  });
 }
 
 interface Result {

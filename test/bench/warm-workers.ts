@@ -21,37 +21,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PipelineDoc, RunInfo } from '../../preload/contract';
 import { createApp } from '../../main/app/app';
+import { numberFromEnv } from '../helpers/bench-env';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
-const env = (name: string, fallback: number): number => {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value >= 0 && process.env[name] !== undefined ? value : fallback;
-};
-const REPEATS = Math.max(1, env('BENCH_REPEATS', 2));
-const WARM = env('BENCH_WARM_WORKERS', 2);
+const REPEATS = numberFromEnv('BENCH_REPEATS', 2, 1);
+const WARM = numberFromEnv('BENCH_WARM_WORKERS', 2);
 const QUICK = process.env.BENCH_QUICK === '1';
 
-const README_PIPELINE: PipelineDoc = {
-  format: 1,
-  name: 'mnist-mlp',
-  seed: 42,
-  nodes: [
-    { id: 'data', type: 'dataset.mnist', params: { trainLimit: 2000, testLimit: 1000 } },
-    { id: 'net', type: 'model.mlp', params: { hidden: [300, 100] } },
-    {
-      id: 'fit',
-      type: 'train',
-      params: { epochs: 3, batchSize: 64, optimizer: 'adam', learningRate: 0.001 },
-    },
-    { id: 'score', type: 'evaluate', params: {} },
-  ],
-  edges: [
-    { from: 'data.dataset', to: 'net.dataset' },
-    { from: 'data.dataset', to: 'fit.dataset' },
-    { from: 'net.model', to: 'fit.model' },
-    { from: 'fit.model', to: 'score.model' },
-    { from: 'data.dataset', to: 'score.dataset' },
-  ],
-};
+const README_PIPELINE: PipelineDoc = mnistMlpPipeline();
 
 /** The first five nodes of the distill → prune → quantize sample, and the links among them. */
 function compressionPipeline(): PipelineDoc {

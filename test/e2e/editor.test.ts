@@ -11,14 +11,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli';
 import {
   centerOf,
+  closeWorkbench,
   dragTo,
-  ensureRendererBuilt,
   handle,
-  launchChromium,
-  screenshot,
-  startServer,
-  stopServer,
+  openWorkbench,
   type PageElement,
+  screenshot,
   type Server,
 } from '../helpers/e2e';
 import { ensureNoLeaks } from '../helpers/leak-check';
@@ -113,15 +111,13 @@ describe('pipeline editor in serve mode', () => {
   }
 
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    server = await startServer(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'light' });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('dialog', (dialog: Dialog) => {
-      asked.push(dialog.message());
-      void (answer === 'accept' ? dialog.accept() : dialog.dismiss());
-    });
+    ({ server, browser, page } = await openWorkbench(data.dir, {
+      pageErrors,
+      dialogs: (dialog: Dialog) => {
+        asked.push(dialog.message());
+        void (answer === 'accept' ? dialog.accept() : dialog.dismiss());
+      },
+    }));
     await page.goto(server.url.href);
     await page.getByTestId('palette-item-dataset.mnist').waitFor();
   }, 120_000);
@@ -131,8 +127,7 @@ describe('pipeline editor in serve mode', () => {
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await stopServer(server);
+    await closeWorkbench(server, browser);
     data.cleanup();
     expect(pageErrors).toEqual([]);
   });

@@ -12,14 +12,7 @@ import type { SampleEntry } from '../../preload/contract';
 import { listSamples } from '../../main/api/handlers';
 import { createDefaultCatalog } from '../../main/nodes/index';
 import { cliJson, runCli } from '../helpers/cli';
-import {
-  ensureRendererBuilt,
-  launchChromium,
-  screenshot,
-  startServer,
-  stopServer,
-  type Server,
-} from '../helpers/e2e';
+import { closeWorkbench, openWorkbench, screenshot, type Server } from '../helpers/e2e';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
 
@@ -54,18 +47,12 @@ describe('first use in serve mode', () => {
     const exported = await runCli(['export', netId, '--out', occupied], { dataDir: data.dir });
     expect(exported.code, exported.stderr).toBe(0);
 
-    await ensureRendererBuilt();
-    server = await startServer(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'light' });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('dialog', (dialog) => void dialog.accept());
+    ({ server, browser, page } = await openWorkbench(data.dir, { pageErrors, dialogs: 'accept' }));
     await page.goto(server.url.href);
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await stopServer(server);
+    await closeWorkbench(server, browser);
     data.cleanup();
     expect(pageErrors).toEqual([]);
   });
@@ -120,9 +107,11 @@ describe('first use in serve mode', () => {
 
   it('asks before exporting into a folder that holds another model, then replaces it', async () => {
     await page.getByTestId('nav-registry').click();
-    const row = page.locator('[data-testid="model-row"][data-model-name="mnist-mlp/fit"]');
+    // The registry lists models by name; a model's page lists its versions.
+    const row = page.locator('[data-testid="registered-row"][data-model-name="mnist-mlp/fit"]');
     await row.waitFor({ timeout: 15_000 });
     await row.click();
+    await page.getByTestId('version-row').first().click();
     await page.getByTestId('export-model').click();
     // A relative folder is one below the data directory's exports/.
     await page.getByTestId('export-folder').fill('occupied');

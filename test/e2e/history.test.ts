@@ -13,40 +13,25 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Answer, ModelVersionInfo, PipelineDoc, RunInfo, RunSummaries } from '../../preload/contract';
 import { runCli } from '../helpers/cli';
-import {
-  ensureRendererBuilt,
-  launchChromium,
-  screenshot,
-  startServer,
-  stopServer,
-  type Server,
-} from '../helpers/e2e';
+import { closeWorkbench, openWorkbench, screenshot, type Server } from '../helpers/e2e';
 import { makeTempDir } from '../helpers/tmp';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 function pipeline(epochs: number, learningRate: number): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name: 'mnist-small',
     seed: 3,
-    nodes: [
-      {
-        id: 'data',
-        type: 'dataset.mnist',
-        params: { trainLimit: 600, testLimit: 200, validationSplit: 0.2 },
-        ui: { x: 40, y: 160 },
-      },
-      { id: 'net', type: 'model.mlp', params: { hidden: [16] }, ui: { x: 320, y: 40 } },
-      { id: 'fit', type: 'train', params: { epochs, learningRate, batchSize: 64 }, ui: { x: 600, y: 160 } },
-      { id: 'score', type: 'evaluate', params: { latencySamples: 5 }, ui: { x: 880, y: 200 } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
-  };
+    data: { trainLimit: 600, testLimit: 200, validationSplit: 0.2 },
+    net: { hidden: [16] },
+    fit: { epochs, learningRate, batchSize: 64 },
+    score: { latencySamples: 5 },
+    ui: {
+      data: { x: 40, y: 160 },
+      net: { x: 320, y: 40 },
+      fit: { x: 600, y: 160 },
+      score: { x: 880, y: 200 },
+    },
+  });
 }
 
 const SETTINGS: Array<[number, number]> = [
@@ -96,19 +81,13 @@ describe('history, comparison and registry in serve mode', () => {
   }
 
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    server = await startServer(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'light' });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('dialog', (dialog) => void dialog.accept());
+    ({ server, browser, page } = await openWorkbench(data.dir, { pageErrors, dialogs: 'accept' }));
     await page.goto(server.url.href);
     await page.getByTestId('palette-item-dataset.mnist').waitFor();
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await stopServer(server);
+    await closeWorkbench(server, browser);
     data.cleanup();
   });
 

@@ -6,14 +6,12 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  closeWorkbench,
   dragLink,
-  ensureRendererBuilt,
   handle,
-  launchChromium,
-  screenshot,
-  startServer,
-  stopServer,
+  openWorkbench,
   type PageElement,
+  screenshot,
   type Server,
 } from '../helpers/e2e';
 import { ensureNoLeaks } from '../helpers/leak-check';
@@ -47,18 +45,13 @@ describe('many-link inputs on the canvas', () => {
   }
 
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    server = await startServer(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'light' });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    ({ server, browser, page } = await openWorkbench(data.dir, { pageErrors }));
     await page.goto(server.url.href);
     await page.getByTestId('palette-item-merge').waitFor();
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await stopServer(server);
+    await closeWorkbench(server, browser);
     data.cleanup();
     expect(pageErrors).toEqual([]);
   });

@@ -10,14 +10,12 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   centerOf,
+  closeWorkbench,
   dragLink,
-  ensureRendererBuilt,
   handle,
-  launchChromium,
-  screenshot,
-  startServer,
-  stopServer,
+  openWorkbench,
   type PageElement,
+  screenshot,
   type Server,
 } from '../helpers/e2e';
 import { makeTempDir } from '../helpers/tmp';
@@ -31,17 +29,11 @@ describe('workbench in serve mode', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    server = await startServer(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'light' });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('dialog', (dialog) => void dialog.accept());
+    ({ server, browser, page } = await openWorkbench(data.dir, { pageErrors, dialogs: 'accept' }));
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await stopServer(server);
+    await closeWorkbench(server, browser);
     data.cleanup();
   });
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type Dialog, type Locator, type Page } from 'playwright-core';
 import { rendererIsStale } from '../../main/bin/launch-plan';
 import { buildRenderer, rendererBuiltAt, rendererSourcesChangedAt } from '../../main/bin/renderer-build';
 import { REPO_ROOT } from './cli';
@@ -101,6 +101,57 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** What openWorkbench opens: the server, the browser, and its one page. */
+export interface Workbench {
+  server: Server;
+  browser: Browser;
+  page: Page;
+}
+
+export interface WorkbenchOptions {
+  /** Receives the message of every uncaught error on the page, for the test to assert on. */
+  pageErrors: string[];
+  /** `accept` answers every dialog yes; a function answers them itself; without it, none is answered. */
+  dialogs?: 'accept' | ((dialog: Dialog) => void);
+  viewport?: { width: number; height: number };
+}
+
+/**
+ * Builds the renderer if it is stale, serves `dataDir`, and opens a light-mode Chromium page
+ * (1600×1000 unless told) with its error and dialog listeners attached, not yet navigated: the
+ * caller goes to `server.url` when it is ready. What it started is stopped again when a later step
+ * fails.
+ */
+export async function openWorkbench(dataDir: string, options: WorkbenchOptions): Promise<Workbench> {
+  await ensureRendererBuilt();
+  const server = await startServer(dataDir);
+  let browser: Browser | undefined;
+  try {
+    browser = await launchChromium();
+    const page = await browser.newPage({
+      viewport: options.viewport ?? { width: 1600, height: 1000 },
+      colorScheme: 'light',
+    });
+    page.on('pageerror', (error) => options.pageErrors.push(error.message));
+    const { dialogs } = options;
+    if (dialogs === 'accept') page.on('dialog', (dialog) => void dialog.accept());
+    else if (dialogs) page.on('dialog', dialogs);
+    return { server, browser, page };
+  } catch (error) {
+    await closeWorkbench(server, browser);
+    throw error;
+  }
+}
+
+/** Closes the browser and stops the server; either may be missing when set-up failed part way. */
+export async function closeWorkbench(
+  server: Server | undefined,
+  browser: Browser | undefined,
+): Promise<void> {
+  await browser?.close();
+  await stopServer(server);
 }
 
 /** Saves a screenshot to test-results/ (and, with UPDATE_SCREENSHOTS, as the README's `readme`). */

@@ -11,22 +11,16 @@ import type { PipelineDoc, RunInfo } from '../../preload/contract';
 import { cliJson, REPO_ROOT } from '../helpers/cli';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
-const doc: PipelineDoc = {
-  format: 1,
+const doc: PipelineDoc = mnistMlpPipeline({
   name: 'interrupted',
   seed: 2,
-  nodes: [
-    { id: 'data', type: 'dataset.mnist', params: { trainLimit: 300, testLimit: 100 } },
-    { id: 'net', type: 'model.mlp', params: { hidden: [8] } },
-    { id: 'fit', type: 'train', params: { epochs: 1 } },
-  ],
-  edges: [
-    { from: 'data.dataset', to: 'net.dataset' },
-    { from: 'data.dataset', to: 'fit.dataset' },
-    { from: 'net.model', to: 'fit.model' },
-  ],
-};
+  data: { trainLimit: 300, testLimit: 100 },
+  net: { hidden: [8] },
+  fit: { epochs: 1 },
+  score: false,
+});
 
 describe('Ctrl+C in distillery run', () => {
   ensureNoLeaks();

@@ -6,11 +6,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PipelineDoc, RunInfo, TaskInfo } from '../../preload/contract';
-import { createApp, type DistilleryApp } from '../../main/app/app';
 import { DistilleryError } from '../../main/base/errors';
-import { makeTempDir } from '../helpers/tmp';
+import { useTempApp } from '../helpers/temp-app';
 
 const CHAIN = join(
   import.meta.dirname,
@@ -38,28 +37,17 @@ function smallChain(outDir: string): PipelineDoc {
 }
 
 describe('compression pipelines through the runner', () => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let app: DistilleryApp;
-
-  beforeEach(() => {
-    tmp = makeTempDir();
-    app = createApp({ dataDir: tmp.dir, concurrency: 2 });
-  });
-
-  afterEach(() => {
-    app.dispose();
-    tmp.cleanup();
-  });
+  const temp = useTempApp({ concurrency: 2 });
 
   it('runs distill → prune → quantize → export; lineage edges carry the op params', async () => {
-    const outDir = join(tmp.dir, 'exported');
-    const run = await app.runner.waitForRun(app.runner.start(smallChain(outDir)).id);
+    const outDir = join(temp.dir, 'exported');
+    const run = await temp.app.runner.waitForRun(temp.app.runner.start(smallChain(outDir)).id);
     expect(run.status, JSON.stringify(run.error)).toBe('done');
     expect(existsSync(join(outDir, 'model.json'))).toBe(true);
 
     const version = (nodeId: string) =>
-      app.registry.list({ name: `mnist-distill-prune-quantize/${nodeId}` })[0]!;
-    const lineage = app.registry.lineage(version('quantize').id);
+      temp.app.registry.list({ name: `mnist-distill-prune-quantize/${nodeId}` })[0]!;
+    const lineage = temp.app.registry.lineage(version('quantize').id);
     const edgesInto = (nodeId: string) => lineage.edges.filter((edge) => edge.childId === version(nodeId).id);
 
     // distilled from the teacher (and from the student's initial weights), T and α on both edges.
@@ -109,19 +97,19 @@ describe('compression pipelines through the runner', () => {
     // evaluate's figures are attached to the quantized version, the sparse size among them.
     expect(quantized.metrics.sparse_size_bytes).toBeLessThan(quantized.metrics.size_bytes! * 0.5);
     expect(quantized.metrics.accuracy).toBeGreaterThan(0.6);
-    const distilled = app.runs.getMetrics(task(run, 'distill').id, {
+    const distilled = temp.app.runs.getMetrics(task(run, 'distill').id, {
       names: ['agreement', 'soft_loss', 'hard_loss'],
     });
     expect(distilled).toHaveLength(3 * 2);
   }, 150_000);
 
   it('refuses sparsity ≥ 1 before running, and a student with other classes than the teacher at run time', async () => {
-    const outDir = join(tmp.dir, 'never');
+    const outDir = join(temp.dir, 'never');
     const invalid = smallChain(outDir);
     invalid.nodes.find((node) => node.id === 'prune')!.params = { sparsity: 1 };
     let refused: unknown;
     try {
-      app.runner.start(invalid);
+      temp.app.runner.start(invalid);
     } catch (error) {
       refused = error;
     }
@@ -158,7 +146,7 @@ describe('compression pipelines through the runner', () => {
         { from: 'mnist.dataset', to: 'kd.dataset' },
       ],
     };
-    const run = await app.runner.waitForRun(app.runner.start(mismatch).id);
+    const run = await temp.app.runner.waitForRun(temp.app.runner.start(mismatch).id);
     expect(run.status).toBe('failed');
     expect(task(run, 'kd').error).toMatchObject({
       code: 'INCOMPATIBLE_INPUTS',

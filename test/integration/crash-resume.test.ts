@@ -16,51 +16,31 @@ import { createApp, type DistilleryApp } from '../../main/app/app';
 import { cliJson, runCli, type CliResult } from '../helpers/cli';
 import { ensureNoLeaks, liveDescendants } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { mnistMlpPipeline } from '../helpers/pipelines';
+import { seededRandom } from '../helpers/random';
 
 const STEPS_PER_EPOCH = 100;
 const EPOCHS = 4;
 
 function pipeline(name: string, epochs = EPOCHS): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name,
     seed: 5,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 20 * STEPS_PER_EPOCH, testLimit: 200 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [64], dropout: 0.2 } },
-      {
-        id: 'fit',
-        type: 'train',
-        params: {
-          epochs,
-          batchSize: 20,
-          optimizer: 'adamw',
-          weightDecay: 0.01,
-          schedule: 'cosine',
-          checkpointEvery: 50,
-        },
-      },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-    ],
-  };
+    data: { trainLimit: 20 * STEPS_PER_EPOCH, testLimit: 200 },
+    net: { hidden: [64], dropout: 0.2 },
+    fit: {
+      epochs,
+      batchSize: 20,
+      optimizer: 'adamw',
+      weightDecay: 0.01,
+      schedule: 'cosine',
+      checkpointEvery: 50,
+    },
+    score: false,
+  });
 }
 
-/** mulberry32: the kill points are drawn from a fixed seed, so every run of this test uses the same. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+// The kill points are drawn from a fixed seed, so every run of this test uses the same.
 const random = seededRandom(20_241_201);
 const TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH;
 const TRIALS = (['worker', 'worker', 'runner', 'runner'] as const).map((kill) => ({

@@ -5,10 +5,9 @@
  * and its key params; the training task streams sample grids.
  */
 import { existsSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PipelineDoc, RunInfo, TaskInfo } from '../../preload/contract';
-import { createApp, type DistilleryApp } from '../../main/app/app';
-import { makeTempDir } from '../helpers/tmp';
+import { useTempApp } from '../helpers/temp-app';
 
 function task(run: RunInfo, nodeId: string): TaskInfo {
   return run.tasks.find((t) => t.nodeId === nodeId)!;
@@ -43,34 +42,23 @@ const doc: PipelineDoc = {
 };
 
 describe('diffusion pipeline through the runner', () => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let app: DistilleryApp;
-
-  beforeEach(() => {
-    tmp = makeTempDir();
-    app = createApp({ dataDir: tmp.dir, concurrency: 1 });
-  });
-
-  afterEach(() => {
-    app.dispose();
-    tmp.cleanup();
-  });
+  const temp = useTempApp({ concurrency: 1 });
 
   it('registers diffusion models with lineage and streams samples', async () => {
     const samples: Array<{ taskId: string; path: string }> = [];
-    const subscription = app.runner.onDidSample((event) => samples.push(event));
-    const run = await app.runner.waitForRun(app.runner.start(doc).id);
+    const subscription = temp.app.runner.onDidSample((event) => samples.push(event));
+    const run = await temp.app.runner.waitForRun(temp.app.runner.start(doc).id);
     subscription.dispose();
     expect(run.status, JSON.stringify(run.error)).toBe('done');
     expect(task(run, 'fit').backend?.name).toBe('wasm');
 
-    const version = (nodeId: string) => app.registry.list({ name: `tiny-diffusion/${nodeId}` })[0]!;
+    const version = (nodeId: string) => temp.app.registry.list({ name: `tiny-diffusion/${nodeId}` })[0]!;
     for (const nodeId of ['unet', 'fit', 'rl']) expect(version(nodeId).kind, nodeId).toBe('diffusion');
     expect(version('rl').meta).toMatchObject({
       description: expect.stringContaining('DDPO-IS on brightness reward, 2 epochs'),
     });
 
-    const lineage = app.registry.lineage(version('rl').id);
+    const lineage = temp.app.registry.lineage(version('rl').id);
     const into = (nodeId: string) => lineage.edges.filter((edge) => edge.childId === version(nodeId).id);
     expect(into('fit')).toEqual([
       expect.objectContaining({
@@ -103,7 +91,7 @@ describe('diffusion pipeline through the runner', () => {
     expect(samples.filter((s) => s.taskId === fitId).length).toBeGreaterThanOrEqual(2);
     expect(samples.some((s) => s.taskId === task(run, 'sample').id)).toBe(true);
     expect(samples.every((s) => existsSync(s.path))).toBe(true);
-    const rewards = app.runs.getMetrics(task(run, 'rl').id, { names: ['reward_mean'] });
+    const rewards = temp.app.runs.getMetrics(task(run, 'rl').id, { names: ['reward_mean'] });
     expect(rewards).toHaveLength(2);
   }, 120_000);
 });

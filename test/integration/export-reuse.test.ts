@@ -14,26 +14,21 @@ import { openDatabase, SqliteRunStore } from '../../main/registry';
 import { cliJson } from '../helpers/cli';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 function pipeline(epochs: number, outDir: string): PipelineDoc {
-  return {
-    format: 1,
+  const doc = mnistMlpPipeline({
     name: 'export-reuse',
     seed: 5,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 600, testLimit: 100 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [16] } },
-      { id: 'fit', type: 'train', params: { epochs, batchSize: 64 } },
-      // Each file replaces the other's export on purpose: the folder is the user's to reuse.
-      { id: 'out', type: 'export', params: { outDir, overwrite: true } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'out.model' },
-    ],
-  };
+    data: { trainLimit: 600, testLimit: 100 },
+    net: { hidden: [16] },
+    fit: { epochs, batchSize: 64 },
+    score: false,
+  });
+  // Each file replaces the other's export on purpose: the folder is the user's to reuse.
+  doc.nodes.push({ id: 'out', type: 'export', params: { outDir, overwrite: true } });
+  doc.edges.push({ from: 'fit.model', to: 'out.model' });
+  return doc;
 }
 
 /** The weight shards and topology of an export folder, by file name. */

@@ -3,11 +3,10 @@
  * MNIST in their own tasks are merged by weight in link order, and the merged version's lineage has
  * one edge to every parent, carrying how that parent entered the merge.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PipelineDoc } from '../../preload/contract';
-import { createApp, type DistilleryApp } from '../../main/app/app';
 import { ensureNoLeaks } from '../helpers/leak-check';
-import { makeTempDir } from '../helpers/tmp';
+import { useTempApp } from '../helpers/temp-app';
 
 function soupDoc(order: Array<'fit-a' | 'fit-b'>): PipelineDoc {
   return {
@@ -39,25 +38,14 @@ function soupDoc(order: Array<'fit-a' | 'fit-b'>): PipelineDoc {
 
 describe('merge through the runner', () => {
   ensureNoLeaks();
-  let tmp: ReturnType<typeof makeTempDir>;
-  let app: DistilleryApp;
-
-  beforeEach(() => {
-    tmp = makeTempDir();
-    app = createApp({ dataDir: tmp.dir, concurrency: 2 });
-  });
-
-  afterEach(() => {
-    app.dispose();
-    tmp.cleanup();
-  });
+  const temp = useTempApp({ concurrency: 2 });
 
   it('merges the linked models in link order and records a lineage edge to every parent', async () => {
-    const run = await app.runner.waitForRun(app.runner.start(soupDoc(['fit-b', 'fit-a'])).id);
+    const run = await temp.app.runner.waitForRun(temp.app.runner.start(soupDoc(['fit-b', 'fit-a'])).id);
     expect(run.status, JSON.stringify(run.error)).toBe('done');
     const model = (nodeId: string) => run.tasks.find((task) => task.nodeId === nodeId)!.models.model!;
     const merged = model('mix');
-    const lineage = app.registry.lineage(merged);
+    const lineage = temp.app.registry.lineage(merged);
     const edges = lineage.edges.filter((edge) => edge.childId === merged);
     const byParent = new Map(edges.map((edge) => [edge.parentId, edge]));
     expect([...byParent.keys()].sort()).toEqual([model('fit-a'), model('fit-b')].sort());
@@ -70,16 +58,18 @@ describe('merge through the runner', () => {
       operation: 'merge',
       params: { method: 'weighted', coefficient: 0.75, port: 'models', link: 1 },
     });
-    const meta = app.registry.resolve(merged).meta as { merge?: { parents?: Array<{ versionId: string }> } };
+    const meta = temp.app.registry.resolve(merged).meta as {
+      merge?: { parents?: Array<{ versionId: string }> };
+    };
     expect(meta.merge?.parents?.map((parent) => parent.versionId)).toEqual([model('fit-b'), model('fit-a')]);
 
     // The other order is another task: it is not reused, and its weights go the other way.
-    const swapped = await app.runner.waitForRun(app.runner.start(soupDoc(['fit-a', 'fit-b'])).id);
+    const swapped = await temp.app.runner.waitForRun(temp.app.runner.start(soupDoc(['fit-a', 'fit-b'])).id);
     expect(swapped.status).toBe('done');
     const mix = swapped.tasks.find((task) => task.nodeId === 'mix')!;
     expect(mix.status).toBe('done');
     expect(swapped.tasks.find((task) => task.nodeId === 'fit-a')!.status).toBe('reused');
-    const reversed = app.registry.lineage(mix.models.model!).edges;
+    const reversed = temp.app.registry.lineage(mix.models.model!).edges;
     expect(
       reversed.find((edge) => edge.childId === mix.models.model && edge.parentId === model('fit-a')),
     ).toMatchObject({

@@ -23,25 +23,22 @@ import {
   runOnnxRuntime,
 } from '../helpers/onnx-reader';
 import { makeTempDir } from '../helpers/tmp';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
-const PIPELINE = {
-  format: 1,
+const PIPELINE = mnistMlpPipeline({
   name: 'onnx-cli',
   seed: 5,
-  nodes: [
-    { id: 'data', type: 'dataset.mnist', params: { trainLimit: 1000, testLimit: 200 } },
-    { id: 'net', type: 'model.mlp', params: { hidden: [32] } },
-    { id: 'fit', type: 'train', params: { epochs: 2, batchSize: 32, learningRate: 0.003 } },
-    { id: 'qat', type: 'quantize', params: { mode: 'qat', bits: 4, epochs: 1, learningRate: 0.0005 } },
-  ],
-  edges: [
-    { from: 'data.dataset', to: 'net.dataset' },
-    { from: 'data.dataset', to: 'fit.dataset' },
-    { from: 'net.model', to: 'fit.model' },
-    { from: 'fit.model', to: 'qat.model' },
-    { from: 'data.dataset', to: 'qat.dataset' },
-  ],
-};
+  data: { trainLimit: 1000, testLimit: 200 },
+  net: { hidden: [32] },
+  fit: { epochs: 2, batchSize: 32, learningRate: 0.003 },
+  score: false,
+});
+PIPELINE.nodes.push({
+  id: 'qat',
+  type: 'quantize',
+  params: { mode: 'qat', bits: 4, epochs: 1, learningRate: 0.0005 },
+});
+PIPELINE.edges.push({ from: 'fit.model', to: 'qat.model' }, { from: 'data.dataset', to: 'qat.dataset' });
 
 describe('distillery export --format onnx', () => {
   ensureNoLeaks();

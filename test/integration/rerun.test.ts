@@ -6,31 +6,21 @@
  * models unless asked.
  */
 import { existsSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { PipelineDoc, RunInfo } from '../../preload/contract';
 import { createHandlers, type Handlers } from '../../main/api/handlers';
-import { createApp, type DistilleryApp } from '../../main/app/app';
 import { ensureNoLeaks } from '../helpers/leak-check';
-import { makeTempDir } from '../helpers/tmp';
+import { useTempApp } from '../helpers/temp-app';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
-const doc: PipelineDoc = {
-  format: 1,
+const doc: PipelineDoc = mnistMlpPipeline({
   name: 'rerun',
   seed: 9,
-  nodes: [
-    { id: 'data', type: 'dataset.mnist', params: { trainLimit: 600, testLimit: 200, validationSplit: 0.2 } },
-    { id: 'net', type: 'model.mlp', params: { hidden: [16] } },
-    { id: 'fit', type: 'train', params: { epochs: 2, batchSize: 64 } },
-    { id: 'score', type: 'evaluate', params: { latencySamples: 5 } },
-  ],
-  edges: [
-    { from: 'data.dataset', to: 'net.dataset' },
-    { from: 'data.dataset', to: 'fit.dataset' },
-    { from: 'net.model', to: 'fit.model' },
-    { from: 'fit.model', to: 'score.model' },
-    { from: 'data.dataset', to: 'score.dataset' },
-  ],
-};
+  data: { trainLimit: 600, testLimit: 200, validationSplit: 0.2 },
+  net: { hidden: [16] },
+  fit: { epochs: 2, batchSize: 64 },
+  score: { latencySamples: 5 },
+});
 
 function statusOf(run: RunInfo): Record<string, string> {
   return Object.fromEntries(run.tasks.map((task) => [task.nodeId, task.status]));
@@ -38,24 +28,16 @@ function statusOf(run: RunInfo): Record<string, string> {
 
 describe('re-running with real workers', () => {
   ensureNoLeaks();
-  let tmp: ReturnType<typeof makeTempDir>;
-  let app: DistilleryApp;
+  const temp = useTempApp({ concurrency: 2, externalPollMs: 0 });
   let handlers: Handlers;
 
   beforeEach(() => {
-    tmp = makeTempDir();
-    app = createApp({ dataDir: tmp.dir, concurrency: 2, externalPollMs: 0 });
-    handlers = createHandlers(app);
-  });
-
-  afterEach(() => {
-    app.dispose();
-    tmp.cleanup();
+    handlers = createHandlers(temp.app);
   });
 
   async function run(params: Parameters<Handlers['runs.start']>[0]): Promise<RunInfo> {
     const started = await handlers['runs.start'](params);
-    const finished = await app.runner.waitForRun(started.id);
+    const finished = await temp.app.runner.waitForRun(started.id);
     expect(finished.status, JSON.stringify(finished.error)).toBe('done');
     return finished;
   }
@@ -147,8 +129,8 @@ describe('re-running with real workers', () => {
     await expect(handlers['runs.delete']({ runId: started.id })).rejects.toMatchObject({
       code: 'RUN_ACTIVE',
     });
-    app.runner.cancel(started.id);
-    expect((await app.runner.waitForRun(started.id)).status).toBe('cancelled');
+    temp.app.runner.cancel(started.id);
+    expect((await temp.app.runner.waitForRun(started.id)).status).toBe('cancelled');
     await handlers['runs.delete']({ runId: started.id });
   }, 120_000);
 });

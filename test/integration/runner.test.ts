@@ -19,34 +19,22 @@ import { readMetricsFile } from '../../main/jobs/metrics-file';
 import { ServeServer } from '../../main/serve/server';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { missingFilesPipeline, mnistMlpPipeline } from '../helpers/pipelines';
 
 function mnistPipeline(
   name: string,
   train: Record<string, unknown>,
   options: { model?: Record<string, unknown>; cnn?: boolean; trainLimit?: number } = {},
 ): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name,
     seed: 11,
-    nodes: [
-      {
-        id: 'data',
-        type: 'dataset.mnist',
-        params: { trainLimit: options.trainLimit ?? 1000, testLimit: 500 },
-      },
-      { id: 'net', type: options.cnn ? 'model.cnn' : 'model.mlp', params: options.model ?? { hidden: [64] } },
-      { id: 'fit', type: 'train', params: train },
-      { id: 'score', type: 'evaluate', params: { latencySamples: 20 } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
-  };
+    data: { trainLimit: options.trainLimit ?? 1000, testLimit: 500 },
+    netType: options.cnn ? 'model.cnn' : 'model.mlp',
+    net: options.model ?? { hidden: [64] },
+    fit: train,
+    score: { latencySamples: 20 },
+  });
 }
 
 function task(run: RunInfo, nodeId: string): TaskInfo {
@@ -210,23 +198,9 @@ describe('runner with real workers', () => {
   }, 60_000);
 
   it('an op error fails the task with its code and place; downstream tasks are skipped', async () => {
-    const doc: PipelineDoc = {
-      format: 1,
-      name: 'missing-files',
-      seed: 1,
-      nodes: [
-        {
-          id: 'data',
-          type: 'dataset.idx',
-          params: {
-            trainImages: '/nonexistent/train-images.gz',
-            trainLabels: '/nonexistent/train-labels.gz',
-          },
-        },
-        { id: 'net', type: 'model.mlp', params: {} },
-      ],
-      edges: [{ from: 'data.dataset', to: 'net.dataset' }],
-    };
+    const doc = missingFilesPipeline();
+    doc.nodes.push({ id: 'net', type: 'model.mlp', params: {} });
+    doc.edges.push({ from: 'data.dataset', to: 'net.dataset' });
     const run = await app.runner.waitForRun(app.runner.start(doc).id);
     expect(run.status).toBe('failed');
     expect(task(run, 'data').error).toMatchObject({

@@ -18,22 +18,16 @@ import { ServeServer } from '../../main/serve/server';
 import { runCli } from '../helpers/cli';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
-const doc: PipelineDoc = {
-  format: 1,
+const doc: PipelineDoc = mnistMlpPipeline({
   name: 'from-cli',
   seed: 4,
-  nodes: [
-    { id: 'data', type: 'dataset.mnist', params: { trainLimit: 400, testLimit: 100 } },
-    { id: 'net', type: 'model.mlp', params: { hidden: [8] } },
-    { id: 'fit', type: 'train', params: { epochs: 2, batchSize: 32 } },
-  ],
-  edges: [
-    { from: 'data.dataset', to: 'net.dataset' },
-    { from: 'data.dataset', to: 'fit.dataset' },
-    { from: 'net.model', to: 'fit.model' },
-  ],
-};
+  data: { trainLimit: 400, testLimit: 100 },
+  net: { hidden: [8] },
+  fit: { epochs: 2, batchSize: 32 },
+  score: false,
+});
 
 describe('runs started by another process', () => {
   ensureNoLeaks();

@@ -16,6 +16,7 @@ import { ServeServer } from '../../main/serve/server';
 import { REPO_ROOT } from '../helpers/cli';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { missingFilesPipeline } from '../helpers/pipelines';
 
 describe('distillery serve', () => {
   // The server is one process for the whole suite; each test must leave none of its workers behind.
@@ -211,22 +212,7 @@ describe('serve server in process', () => {
     await once(socket, 'open');
 
     // A worker starts, fails on the missing files and exits: the whole path, without training.
-    const doc: PipelineDoc = {
-      format: 1,
-      name: 'missing-files',
-      seed: 1,
-      nodes: [
-        {
-          id: 'data',
-          type: 'dataset.idx',
-          params: {
-            trainImages: '/nonexistent/train-images.gz',
-            trainLabels: '/nonexistent/train-labels.gz',
-          },
-        },
-      ],
-      edges: [],
-    };
+    const doc = missingFilesPipeline();
     const response = await fetch(`${base}/api/runs.start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

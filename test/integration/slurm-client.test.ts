@@ -5,41 +5,25 @@
  * writing its events file inside a job while the runner's follower reads it. Skipped, saying why,
  * only where SLURM is not installed.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DistilleryError } from '../../main/base/errors';
 import { EventFileFollower, type FollowedEvent } from '../../main/jobs/executors/event-follower';
-import {
-  SlurmClient,
-  type SlurmJobSpec,
-  type SlurmJobStatus,
-  type SlurmSubmission,
-} from '../../main/jobs/executors/slurm-client';
+import { SlurmClient, type SlurmJobStatus } from '../../main/jobs/executors/slurm-client';
+import type { SlurmJobSpec, SlurmSubmission } from '../../main/jobs/executors/slurm-types';
 import { isFinalState } from '../../main/jobs/executors/types';
 import { EVENTS_FILE } from '../../main/worker/protocol';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { CLUSTER_SCRIPT, onPath, pollingEvery, startCluster } from '../helpers/slurm-cluster';
 
 const REPO = join(import.meta.dirname, '..', '..');
-const CLUSTER_SCRIPT = join(REPO, 'test', 'cluster', 'slurm.sh');
 const EVENT_WRITER = join(REPO, 'test', 'cluster', 'event-writer.ts');
 const TSX = pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((folder) => {
-    try {
-      accessSync(join(folder, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 const slurmInstalled = onPath('sbatch');
 if (!slurmInstalled) {
@@ -48,23 +32,7 @@ if (!slurmInstalled) {
   );
 }
 
-/** Polls `read` until `done` holds for its value; SLURM tells of state changes only when asked. */
-async function until<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline)
-      throw new Error(`Timed out waiting for ${what}; last seen: ${JSON.stringify(value)}`);
-    await delay(100);
-    value = await read();
-  }
-  return value;
-}
+const until = pollingEvery(100);
 
 function readText(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : `(no ${path})`;
@@ -93,10 +61,7 @@ describe.skipIf(!slurmInstalled)('SlurmClient on a real single-node cluster', ()
   let submitted: string[];
 
   beforeAll(() => {
-    const started = execFileSync(CLUSTER_SCRIPT, ['start'], { encoding: 'utf8', timeout: 120_000 });
-    const conf = /export SLURM_CONF=(\S+)/.exec(started)?.[1];
-    if (!conf) throw new Error(`slurm.sh start did not say where slurm.conf is:\n${started}`);
-    env = { ...process.env, SLURM_CONF: conf };
+    env = startCluster();
   }, 150_000);
 
   beforeEach(() => {

@@ -10,9 +10,8 @@
  * "no SLURM installed" case runs everywhere.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PipelineDoc, RunInfo, TaskInfo } from '../../preload/contract';
 import { createHandlers } from '../../main/api/handlers';
@@ -24,20 +23,8 @@ import { cliJson, runCli } from '../helpers/cli';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { sweepPipeline } from '../helpers/sweep-fixtures';
 import { makeTempDir } from '../helpers/tmp';
-
-const REPO = join(import.meta.dirname, '..', '..');
-const CLUSTER_SCRIPT = join(REPO, 'test', 'cluster', 'slurm.sh');
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((folder) => {
-    try {
-      accessSync(join(folder, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
+import { mnistMlpPipeline } from '../helpers/pipelines';
+import { onPath, pollingEvery, startCluster } from '../helpers/slurm-cluster';
 
 const slurmInstalled = onPath('sbatch');
 if (!slurmInstalled) {
@@ -50,27 +37,17 @@ if (!slurmInstalled) {
 function mnistDoc(
   name: string,
   train: Record<string, unknown> = {},
-  extra: Partial<PipelineDoc> = {},
+  extra: Pick<PipelineDoc, 'executor'> = {},
 ): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name,
     seed: 29,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 1000, testLimit: 300 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [48] } },
-      { id: 'fit', type: 'train', params: { epochs: 2, batchSize: 50, optimizer: 'adam', ...train } },
-      { id: 'score', type: 'evaluate', params: { latencySamples: 0 } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
+    data: { trainLimit: 1000, testLimit: 300 },
+    net: { hidden: [48] },
+    fit: { epochs: 2, batchSize: 50, optimizer: 'adam', ...train },
+    score: { latencySamples: 0 },
     ...extra,
-  };
+  });
 }
 
 /** A training long enough to be caught mid-way, with a checkpoint every 10 steps. */
@@ -84,23 +61,7 @@ function longDoc(name: string): PipelineDoc {
   return doc;
 }
 
-/** Polls `read` until `done` holds for its value: SLURM tells of state changes only when asked. */
-async function until<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value)) {
-    if (Date.now() > deadline)
-      throw new Error(`Timed out waiting for ${what}; last seen: ${JSON.stringify(value)}`);
-    await delay(200);
-    value = await read();
-  }
-  return value;
-}
+const until = pollingEvery(200);
 
 function task(run: RunInfo, nodeId: string): TaskInfo {
   return run.tasks.find((candidate) => candidate.nodeId === nodeId)!;
@@ -181,10 +142,7 @@ describe.skipIf(!slurmInstalled)('the slurm executor on a real single-node clust
   const apps: DistilleryApp[] = [];
 
   beforeAll(() => {
-    const started = execFileSync(CLUSTER_SCRIPT, ['start'], { encoding: 'utf8', timeout: 120_000 });
-    const conf = /export SLURM_CONF=(\S+)/.exec(started)?.[1];
-    if (!conf) throw new Error(`slurm.sh start did not say where slurm.conf is:\n${started}`);
-    slurmEnv = { ...process.env, SLURM_CONF: conf };
+    slurmEnv = startCluster();
     client = new SlurmClient({ env: slurmEnv });
   }, 150_000);
 

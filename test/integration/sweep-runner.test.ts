@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunInfo, SweepInfo, TaskInfo, TrialInfo } from '../../preload/contract';
 import { createHandlers } from '../../main/api/handlers';
 import { createApp, type DistilleryApp } from '../../main/app/app';
-import { keptCheckpoints } from '../../main/jobs/sweeps';
+import { keptCheckpoints } from '../../main/jobs/kept-checkpoints';
 import { AshaScheduler, resolveSweep } from '../../main/pipeline/sweep/index';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { sweepPipeline } from '../helpers/sweep-fixtures';

@@ -13,41 +13,20 @@ import { createApp, type DistilleryApp } from '../../main/app/app';
 import { waitFor } from '../../main/base/event';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
+import { missingFilesPipeline, mnistMlpPipeline } from '../helpers/pipelines';
 
 function mlpDoc(name: string, train: Record<string, unknown> = {}): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name,
     seed: 23,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 800, testLimit: 300 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [32], dropout: 0.1 } },
-      { id: 'fit', type: 'train', params: { epochs: 2, batchSize: 40, optimizer: 'adam', ...train } },
-      { id: 'score', type: 'evaluate', params: { latencySamples: 10 } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
-  };
+    data: { trainLimit: 800, testLimit: 300 },
+    net: { hidden: [32], dropout: 0.1 },
+    fit: { epochs: 2, batchSize: 40, optimizer: 'adam', ...train },
+    score: { latencySamples: 10 },
+  });
 }
 
-const failingDoc: PipelineDoc = {
-  format: 1,
-  name: 'missing-files',
-  seed: 1,
-  nodes: [
-    {
-      id: 'data',
-      type: 'dataset.idx',
-      params: { trainImages: '/nonexistent/train-images.gz', trainLabels: '/nonexistent/train-labels.gz' },
-    },
-  ],
-  edges: [],
-};
+const failingDoc: PipelineDoc = missingFilesPipeline();
 
 function task(run: RunInfo, nodeId: string): TaskInfo {
   return run.tasks.find((candidate) => candidate.nodeId === nodeId)!;

@@ -2,13 +2,12 @@
  * The contract's request schemas at run time: one per method of RequestMap and none else, one
  * handler per schema, every schema strict, and the envelopes `dispatch` answers with.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requestSchemas, type RequestName } from '../../preload/contract';
 import { createDocumentHandlers, createHandlers, dispatch } from '../../main/api/handlers';
-import { createApp, type DistilleryApp } from '../../main/app/app';
 import { createDefaultCatalog } from '../../main/nodes/index';
 import { ensureNoLeaks } from '../helpers/leak-check';
-import { makeTempDir } from '../helpers/tmp';
+import { useTempApp } from '../helpers/temp-app';
 
 /**
  * RequestMap's methods as data. `satisfies` refuses a key RequestMap lacks and a missing one, so
@@ -80,27 +79,16 @@ describe('request schemas', () => {
 
 describe('handlers', () => {
   ensureNoLeaks();
-  let tmp: ReturnType<typeof makeTempDir>;
-  let app: DistilleryApp;
-
-  beforeEach(() => {
-    tmp = makeTempDir();
-    app = createApp({ dataDir: tmp.dir, concurrency: 1 });
-  });
-
-  afterEach(() => {
-    app.dispose();
-    tmp.cleanup();
-  });
+  const temp = useTempApp({ concurrency: 1 });
 
   it('has one handler per method, and the document handlers are some of them', () => {
-    expect(Object.keys(createHandlers(app)).sort()).toEqual(methods);
-    const documents = Object.keys(createDocumentHandlers(app.catalog));
+    expect(Object.keys(createHandlers(temp.app)).sort()).toEqual(methods);
+    const documents = Object.keys(createDocumentHandlers(temp.app.catalog));
     expect(documents.every((method) => method in METHODS)).toBe(true);
   });
 
   it('answers drifted or unknown requests with coded envelopes', async () => {
-    const handlers = createHandlers(app);
+    const handlers = createHandlers(temp.app);
     expect(await dispatch(handlers, 'catalog.list', { unexpected: 1 })).toEqual({
       ok: false,
       error: {

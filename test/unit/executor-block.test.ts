@@ -14,26 +14,20 @@ import { createDefaultCatalog } from '../../main/nodes/index';
 import { resourcesForNode } from '../../main/pipeline/executor-block';
 import { planPipeline } from '../../main/pipeline/plan';
 import { validatePipeline } from '../../main/pipeline/validate';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 const catalog = createDefaultCatalog();
 
 function doc(executor?: unknown): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name: 'cluster',
     seed: 3,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 100 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [8] } },
-      { id: 'fit', type: 'train', params: { epochs: 1 } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-    ],
+    data: { trainLimit: 100 },
+    net: { hidden: [8] },
+    fit: { epochs: 1 },
+    score: false,
     ...(executor !== undefined ? { executor: executor as PipelineDoc['executor'] } : {}),
-  };
+  });
 }
 
 describe('the executor block', () => {

@@ -6,32 +6,22 @@ import { taskSeed } from '../../main/pipeline/fingerprint';
 import { planPipeline } from '../../main/pipeline/plan';
 import { validatePipeline } from '../../main/pipeline/validate';
 import { createHash } from 'node:crypto';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 const catalog = createDefaultCatalog();
 
 function doc(
   overrides: { seed?: number; epochs?: number; hidden?: number[]; ui?: boolean } = {},
 ): PipelineDoc {
-  return {
-    format: 1,
+  return mnistMlpPipeline({
     name: 'fp',
     seed: overrides.seed ?? 1,
-    nodes: [
-      {
-        id: 'data',
-        type: 'dataset.mnist',
-        params: { trainLimit: 100 },
-        ...(overrides.ui ? { ui: { x: 5, y: 9 } } : {}),
-      },
-      { id: 'net', type: 'model.mlp', params: { hidden: overrides.hidden ?? [8] } },
-      { id: 'fit', type: 'train', params: { epochs: overrides.epochs ?? 1 } },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-    ],
-  };
+    data: { trainLimit: 100 },
+    net: { hidden: overrides.hidden ?? [8] },
+    fit: { epochs: overrides.epochs ?? 1 },
+    score: false,
+    ...(overrides.ui ? { ui: { data: { x: 5, y: 9 } } } : {}),
+  });
 }
 
 function fingerprints(d: PipelineDoc): Record<string, string> {

@@ -20,6 +20,7 @@ import type { BackendName } from '../../main/worker/protocol';
 import { isInstalled } from '../helpers/backend-expectations';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { mnistSlice } from '../helpers/train-fixtures';
+import { relativeError, seededRandom, uniformValues } from '../helpers/random';
 
 const TOLERANCE = 1e-5;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,30 +40,8 @@ for (const name of ACCELERATED) {
 }
 const available = ACCELERATED.filter((name) => availability.get(name) === null);
 
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = seededRandom(424242);
-const randomValues = (shape: readonly number[]): Float32Array =>
-  Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random() * 2 - 1);
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let difference = 0;
-  let norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    difference += (a[i]! - b[i]!) ** 2;
-    norm += b[i]! ** 2;
-  }
-  return Math.sqrt(difference) / Math.max(Math.sqrt(norm), 1e-30);
-}
+const randomValues = (shape: readonly number[]): Float32Array => uniformValues(random, shape);
 
 async function on(backend: string, compute: () => tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(backend);

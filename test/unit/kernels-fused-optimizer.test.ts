@@ -25,18 +25,7 @@ import {
   type OptimizerConfig,
   type OptimizerState,
 } from '../../main/worker/train/optimizers';
-
-/** mulberry32, so every run checks the same values. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/random';
 
 const CONFIGS: OptimizerConfig[] = [
   { name: 'adam' },

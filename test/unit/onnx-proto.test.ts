@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { transposeValues } from '../../main/export/onnx-layers';
+import { transposeValues } from '../../main/export/onnx-layer-helpers';
 import { decodeModelProto, encodeModelProto, onnxProtoPath } from '../../main/export/onnx-proto';
 import { makeTempDir } from '../helpers/tmp';
 

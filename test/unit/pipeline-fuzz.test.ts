@@ -28,6 +28,7 @@ import {
 import { planPipeline } from '../../main/pipeline/plan';
 import { validatePipeline } from '../../main/pipeline/validate';
 import { validateModelName } from '../../main/registry/model-refs';
+import { seededRandom } from '../helpers/random';
 
 const SEED = 0x5eed_2024;
 const FILES = 1200;
@@ -39,22 +40,10 @@ const samples = readdirSync(samplesDir)
   .sort()
   .map((file) => readFileSync(join(samplesDir, file), 'utf8'));
 
-/** mulberry32: small, fast, and the same sequence on every machine. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Json = unknown;
 type Container = Record<string, Json> | Json[];
 
-const random = rng(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const chance = (p: number): boolean => random() < p;
 

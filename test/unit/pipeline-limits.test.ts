@@ -17,28 +17,16 @@ import { parseJson, parsePipelineFile, serializePipeline } from '../../main/pipe
 import { planPipeline } from '../../main/pipeline/plan';
 import { validatePipeline } from '../../main/pipeline/validate';
 import { validateModelName } from '../../main/registry/model-refs';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 const catalog = createDefaultCatalog();
 
 function base(): PipelineDoc {
-  return {
-    format: 1,
-    name: 'mnist-mlp',
-    seed: 42,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 2000 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [32] } },
-      { id: 'fit', type: 'train', params: { epochs: 1 } },
-      { id: 'score', type: 'evaluate', params: {} },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
-  };
+  return mnistMlpPipeline({
+    data: { trainLimit: 2000 },
+    net: { hidden: [32] },
+    fit: { epochs: 1 },
+  });
 }
 
 function issuesOf(doc: unknown): ValidationIssue[] {

@@ -7,32 +7,12 @@ import { datasetMnistNode } from '../../main/nodes/dataset-mnist';
 import { parsePipelineFile } from '../../main/pipeline/pipeline-file';
 import { validatePipeline } from '../../main/pipeline/validate';
 import { DistilleryError } from '../../main/base/errors';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 const catalog = createDefaultCatalog();
 
 function base(): PipelineDoc {
-  return {
-    format: 1,
-    name: 'mnist-mlp',
-    seed: 42,
-    nodes: [
-      { id: 'data', type: 'dataset.mnist', params: { trainLimit: 2000, testLimit: 1000 } },
-      { id: 'net', type: 'model.mlp', params: { hidden: [300, 100] } },
-      {
-        id: 'fit',
-        type: 'train',
-        params: { epochs: 3, batchSize: 64, optimizer: 'adam', learningRate: 0.001 },
-      },
-      { id: 'score', type: 'evaluate', params: {} },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
-  };
+  return mnistMlpPipeline();
 }
 
 function issuesOf(doc: unknown) {

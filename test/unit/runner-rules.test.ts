@@ -3,7 +3,7 @@
  * downstream), and which split a task's metric belongs to for the registry's labels.
  */
 import { describe, expect, it } from 'vitest';
-import { forcedNodes } from '../../main/jobs/runner';
+import { forcedNodes } from '../../main/jobs/task-planning';
 import { metricSplit } from '../../main/jobs/metric-splits';
 import { DistilleryError } from '../../main/base/errors';
 

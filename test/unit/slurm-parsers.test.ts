@@ -8,12 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DistilleryError } from '../../main/base/errors';
-import {
-  checkSlurmSpec,
-  parseSlurmJobName,
-  slurmJobName,
-  type SlurmJobSpec,
-} from '../../main/jobs/executors/slurm-client';
+import { checkSlurmSpec, parseSlurmJobName, slurmJobName } from '../../main/jobs/executors/slurm-job-script';
+import type { SlurmJobSpec } from '../../main/jobs/executors/slurm-types';
 import {
   parseSacct,
   parseSbatchParsable,

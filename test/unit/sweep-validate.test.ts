@@ -18,38 +18,17 @@ import {
   TpeSampler,
   validateSweep,
 } from '../../main/pipeline/sweep/index';
+import { mnistMlpPipeline } from '../helpers/pipelines';
 
 const catalog = createDefaultCatalog();
 
 function pipeline(
   overrides: { data?: Record<string, unknown>; fit?: Record<string, unknown> } = {},
 ): PipelineDoc {
-  return {
-    format: 1,
-    name: 'mnist-mlp',
-    seed: 42,
-    nodes: [
-      {
-        id: 'data',
-        type: 'dataset.mnist',
-        params: { trainLimit: 2000, testLimit: 1000, validationSplit: 0.1, ...overrides.data },
-      },
-      { id: 'net', type: 'model.mlp', params: { hidden: [300, 100] } },
-      {
-        id: 'fit',
-        type: 'train',
-        params: { epochs: 27, batchSize: 64, optimizer: 'adam', ...overrides.fit },
-      },
-      { id: 'score', type: 'evaluate', params: {} },
-    ],
-    edges: [
-      { from: 'data.dataset', to: 'net.dataset' },
-      { from: 'data.dataset', to: 'fit.dataset' },
-      { from: 'net.model', to: 'fit.model' },
-      { from: 'fit.model', to: 'score.model' },
-      { from: 'data.dataset', to: 'score.dataset' },
-    ],
-  };
+  return mnistMlpPipeline({
+    data: { trainLimit: 2000, testLimit: 1000, validationSplit: 0.1, ...overrides.data },
+    fit: { epochs: 27, batchSize: 64, optimizer: 'adam', ...overrides.fit },
+  });
 }
 
 /** The example, with the optimizer swept so that momentum's condition can hold. */

@@ -12,39 +12,13 @@ import { isReplacedKernel } from '../../main/worker/kernels/wasm-matmul';
 import { wasmThreadsFromEnv } from '../../main/worker/kernels/wasm-threads';
 import type { BackendInfo } from '../../main/worker/protocol';
 import { expectAutoBackendChoice, isInstalled, NATIVE_BACKENDS } from '../helpers/backend-expectations';
+import { relativeError, seededRandom, uniformValues } from '../helpers/random';
 
 const TOLERANCE = 1e-5;
 
-/** mulberry32: a small seeded generator, so every run checks the same shapes and values. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const random = seededRandom(20240611);
 const randomInt = (low: number, high: number): number => low + Math.floor(random() * (high - low + 1));
-const randomValues = (shape: readonly number[]): Float32Array =>
-  Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => random() * 2 - 1);
-
-/** ||a − b|| / max(||b||, tiny). */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let difference = 0;
-  let norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? NaN;
-    const y = b[i] ?? NaN;
-    difference += (x - y) ** 2;
-    norm += y * y;
-  }
-  return Math.sqrt(difference) / Math.max(Math.sqrt(norm), 1e-30);
-}
+const randomValues = (shape: readonly number[]): Float32Array => uniformValues(random, shape);
 
 /** Runs `compute` with `backend` active and returns its outputs as plain arrays. */
 async function on(backend: string, compute: () => tf.Tensor[]): Promise<Float32Array[]> {
