@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { serializeError } from '../base/errors';
 import { EXECUTORS_CONFIG_FILE, readExecutorsConfig, type ExecutorsConfig } from '../jobs/executors/config';
 import { DEFAULT_WARM_WORKERS } from '../jobs/executors/executor-set';
-import { SlurmClient, type SlurmDoctorReport } from '../jobs/executors/slurm-client';
+import { SlurmClient } from '../jobs/executors/slurm-client';
+import type { SlurmDoctorReport } from '../jobs/executors/slurm-types';
 
 /** What `doctor --json` prints. */
 export interface DoctorReport {

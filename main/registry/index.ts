@@ -8,12 +8,8 @@ export {
   type GcOptions,
   type GcResult,
 } from './artifact-store';
-export {
-  SqliteModelRegistry,
-  DEFAULT_GC_GRACE_MS,
-  type ModelKind,
-  type RegisterVersionInput,
-} from './model-registry';
+export { SqliteModelRegistry, DEFAULT_GC_GRACE_MS, type RegisterVersionInput } from './model-registry';
+export type { ModelKind } from './model-versions';
 export { parseModelRef, validateAlias, validateModelName, type ParsedModelRef } from './model-refs';
 export {
   SqliteRunStore,

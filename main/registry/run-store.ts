@@ -2,21 +2,16 @@
  * Run and task records, their metrics and logs, in SQLite. The runner is the only writer;
  * everything else reads `RunInfo` / `TaskInfo` DTOs (mapping in run-records.ts).
  */
-import {
-  RUN_LABEL_MAX_LENGTH,
-  RUN_NOTE_MAX_LENGTH,
-  RUN_TAG_MAX_LENGTH,
-  RUN_TAGS_MAX,
-  type ErrorInfo,
-  type LogLine,
-  type MetricPointInfo,
-  type RegistryChange,
-  type RunInfo,
-  type RunStatus,
-  type RunSummaries,
-  type RunSummary,
-  type TaskInfo,
-  type TaskStatus,
+import type {
+  ErrorInfo,
+  LogLine,
+  MetricPointInfo,
+  RegistryChange,
+  RunInfo,
+  RunStatus,
+  RunSummaries,
+  TaskInfo,
+  TaskStatus,
 } from '../../preload/contract';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DistilleryError, errors } from '../base/errors';
@@ -44,105 +39,22 @@ import {
   type MetricQuery,
 } from './run-records';
 
+import { normalizeRunMetadata, type RunMetadataPatch } from './run-metadata';
+import { SqliteRunFeed, type RecordedPoint } from './run-feed';
+import { SqliteRunSummaries, type SummaryOptions } from './run-summaries';
+
 export * from './run-records';
 
-/** What a run's user-facing fields may be changed to (`runs.update`); absent fields stay. */
-export interface RunMetadataPatch {
-  label?: string | null;
-  tags?: string[];
-  note?: string;
-}
-
-/** Options of `summaries`. */
-export interface SummaryOptions {
-  limit?: number;
-  /** Only these runs. */
-  runIds?: readonly string[];
-  /**
-   * The metrics a node type reports (its spec's `metrics`); a task's other figures (per-layer
-   * breakdowns, diagnostics) are left out of the summary. Undefined keeps all of them.
-   */
-  declaredMetrics?: (nodeType: string) => readonly string[] | undefined;
-}
-
-/** One metric point or log line another process recorded, with the row it was read from. */
-export interface RecordedPoint extends MetricPointInfo {
-  row: number;
-  taskId: string;
-}
-
-interface SummaryRunRow {
-  id: string;
-  name: string;
-  status: RunStatus;
-  seed: number;
-  pipeline_file: string | null;
-  backend: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  label: string | null;
-  tags_json: string;
-  note: string;
-}
-
-interface SummaryTaskRow {
-  run_id: string;
-  node_id: string;
-  node_type: string;
-  status: TaskStatus;
-  params_json: string;
-  figures_json: string | null;
-}
-
-/** A tag is trimmed; it may not be empty, hold a comma or a line break, or exceed the limit. */
-const TAG = /^[^,\r\n]+$/;
-
-/** Checks and normalises a run's user-facing fields; throws RUN_METADATA_INVALID naming the field. */
-export function normalizeRunMetadata(patch: RunMetadataPatch): RunMetadataPatch {
-  const invalid = (field: string, expected: string, received: unknown) =>
-    new DistilleryError('RUN_METADATA_INVALID', `Run ${field} must be ${expected}`, {
-      param: field,
-      expected,
-      received,
-    });
-  const out: RunMetadataPatch = {};
-  if (patch.label !== undefined) {
-    const label = patch.label === null ? '' : patch.label.trim();
-    if (label.length > RUN_LABEL_MAX_LENGTH || /[\r\n]/.test(label))
-      throw invalid('label', `one line of at most ${RUN_LABEL_MAX_LENGTH} characters`, patch.label);
-    out.label = label === '' ? null : label;
-  }
-  if (patch.tags !== undefined) {
-    const tags = [...new Set(patch.tags.map((tag) => tag.trim()))].sort();
-    if (tags.length > RUN_TAGS_MAX) throw invalid('tags', `at most ${RUN_TAGS_MAX} tags`, tags.length);
-    for (const tag of tags) {
-      if (!TAG.test(tag) || tag.length > RUN_TAG_MAX_LENGTH)
-        throw invalid(
-          'tags',
-          `non-empty, at most ${RUN_TAG_MAX_LENGTH} characters, without commas or line breaks`,
-          tag,
-        );
-    }
-    out.tags = tags;
-  }
-  if (patch.note !== undefined) {
-    if (patch.note.length > RUN_NOTE_MAX_LENGTH)
-      throw invalid('note', `at most ${RUN_NOTE_MAX_LENGTH} characters`, patch.note.length);
-    out.note = patch.note;
-  }
-  return out;
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  return a === b || (typeof a === 'object' && JSON.stringify(a) === JSON.stringify(b));
-}
-
+/** Run and task records in SQLite, with their metrics and logs. */
 export class SqliteRunStore {
   private readonly statements;
   private readonly updateCache = new Map<string, BetterSqlite3.Statement<SqlValue[]>>();
+  private readonly feed: SqliteRunFeed;
+  private readonly summaryReader: SqliteRunSummaries;
 
   constructor(private readonly db: Database) {
+    this.feed = new SqliteRunFeed(db);
+    this.summaryReader = new SqliteRunSummaries(db);
     this.statements = {
       insertRun: db.prepare(
         `INSERT INTO runs (id, name, status, seed, pipeline_json, pipeline_file, backend_json, versions_json,
@@ -209,56 +121,12 @@ export class SqliteRunStore {
       figures: db.prepare<[{ task: string }], { figures: string | null }>(
         `SELECT (${TASK_FIGURES_SQL}) AS figures`,
       ),
-      // `@ids` NULL lists every run; a JSON array only those.
-      summaryRuns: db.prepare<[{ limit: number; ids: string | null }], SummaryRunRow>(
-        `SELECT id, name, status, seed, pipeline_file, json_extract(backend_json, '$.name') AS backend,
-           created_at, started_at, finished_at, label, tags_json, note
-         FROM runs WHERE @ids IS NULL OR id IN (SELECT value FROM json_each(@ids))
-         ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
-      ),
-      summaryTasks: db.prepare<[{ limit: number; ids: string | null }], SummaryTaskRow>(
-        `SELECT run_id, node_id, node_type, status, params_json, figures_json FROM tasks
-         WHERE run_id IN (SELECT id FROM runs WHERE @ids IS NULL OR id IN (SELECT value FROM json_each(@ids))
-                          ORDER BY created_at DESC, rowid DESC LIMIT @limit)
-         ORDER BY rowid`,
-      ),
-      countRuns: db.prepare<[], { count: number }>('SELECT count(*) AS count FROM runs'),
       deleteRun: db.prepare<[string]>('DELETE FROM runs WHERE id = ?'),
       taskSource: db.prepare<[string], { status: TaskStatus; reused_from: string | null }>(
         'SELECT status, reused_from FROM tasks WHERE id = ?',
       ),
       hasMetrics: db.prepare<[string], { found: number }>(
         'SELECT EXISTS (SELECT 1 FROM metrics WHERE task_id = ?) AS found',
-      ),
-      maxRunRow: db.prepare<[], { row: number | null }>('SELECT max(rowid) AS row FROM runs'),
-      maxMetricRow: db.prepare<[], { row: number | null }>('SELECT max(rowid) AS row FROM metrics'),
-      maxLogRow: db.prepare<[], { row: number | null }>('SELECT max(id) AS row FROM logs'),
-      runsAfter: db.prepare<[number], { id: string; row: number }>(
-        `SELECT id, rowid AS row FROM runs WHERE rowid > ? OR status IN ('queued', 'running')`,
-      ),
-      metricsAfter: db.prepare<[number, string], MetricRow & { row: number; task_id: string }>(
-        `SELECT rowid AS row, task_id, step, epoch, name, value, time FROM metrics
-         WHERE rowid > ? AND task_id IN (SELECT value FROM json_each(?)) ORDER BY rowid`,
-      ),
-      logsAfter: db.prepare<
-        [number, string],
-        {
-          row: number;
-          run_id: string;
-          task_id: string;
-          time: number;
-          level: LogLine['level'];
-          message: string;
-        }
-      >(
-        `SELECT l.id AS row, t.run_id, l.task_id, l.time, l.level, l.message FROM logs l JOIN tasks t ON t.id = l.task_id
-         WHERE l.id > ? AND l.task_id IN (SELECT value FROM json_each(?)) ORDER BY l.id`,
-      ),
-      registryRevision: db.prepare<[], { value: number }>(
-        `SELECT value FROM revisions WHERE name = 'registry'`,
-      ),
-      registryCounts: db.prepare<[], RegistryChange>(
-        `SELECT (SELECT count(*) FROM model_versions) AS versions, (SELECT count(*) FROM models) AS models`,
       ),
       logs: db.prepare<
         [string],
@@ -494,154 +362,48 @@ export class SqliteRunStore {
   deleteRun(runId: string): void {
     if (this.statements.deleteRun.run(runId).changes === 0) throw errors.runNotFound(runId);
   }
-
   /**
    * The runs table's rows, newest first: each run's counts, params (`node.param`) and figures
    * (`node.metric`), with the params every listed run shares split out so that 10,000 rows of the
    * same pipeline carry only what differs.
    */
   summaries(options: SummaryOptions = {}): RunSummaries {
-    const query = {
-      limit: Math.max(0, Math.floor(options.limit ?? Number.MAX_SAFE_INTEGER)),
-      ids: options.runIds ? JSON.stringify(options.runIds) : null,
-    };
-    const runs = this.statements.summaryRuns.all(query);
-    const byRun = new Map<string, RunSummary>();
-    const summaries = runs.map((row) => {
-      const summary: RunSummary = {
-        id: row.id,
-        name: row.name,
-        label: row.label,
-        tags: JSON.parse(row.tags_json) as string[],
-        note: row.note,
-        status: row.status,
-        seed: row.seed,
-        createdAt: row.created_at,
-        startedAt: row.started_at,
-        finishedAt: row.finished_at,
-        backend: row.backend,
-        pipelineFile: row.pipeline_file,
-        tasks: { total: 0, done: 0, reused: 0, failed: 0, running: 0 },
-        nodes: {},
-        params: {},
-        metrics: {},
-      };
-      byRun.set(row.id, summary);
-      return summary;
-    });
-    const declared = new Map<string, ReadonlySet<string> | null>();
-    // Runs of one pipeline repeat the same params text: each distinct text is parsed once, and its
-    // values are then the same objects in every run, so most comparisons below are identities.
-    const parsedParams = new Map<string, Array<[string, unknown]>>();
-    /** Per `node.param` key: its first value, in how many runs it appears, whether it varies. */
-    const keys = new Map<string, { value: unknown; count: number; varies: boolean }>();
-    const entriesOf = new Map<RunSummary, Array<[string, unknown]>>();
-    for (const task of this.statements.summaryTasks.all(query)) {
-      const summary = byRun.get(task.run_id);
-      if (!summary) continue;
-      summary.nodes[task.node_id] = task.node_type;
-      summary.tasks.total += 1;
-      if (task.status === 'done') summary.tasks.done += 1;
-      else if (task.status === 'reused') summary.tasks.reused += 1;
-      else if (task.status === 'failed') summary.tasks.failed += 1;
-      else if (task.status === 'running') summary.tasks.running += 1;
-      const cacheKey = `${task.node_id}\u0000${task.params_json}`;
-      let params = parsedParams.get(cacheKey);
-      if (!params) {
-        params = Object.entries(JSON.parse(task.params_json) as Record<string, unknown>).map(
-          ([name, value]): [string, unknown] => [`${task.node_id}.${name}`, value],
-        );
-        parsedParams.set(cacheKey, params);
-      }
-      let entries = entriesOf.get(summary);
-      if (!entries) entriesOf.set(summary, (entries = []));
-      for (const entry of params) {
-        entries.push(entry);
-        const known = keys.get(entry[0]);
-        if (!known) keys.set(entry[0], { value: entry[1], count: 1, varies: false });
-        else {
-          known.count += 1;
-          if (!known.varies && !sameValue(known.value, entry[1])) known.varies = true;
-        }
-      }
-      if (!task.figures_json) continue;
-      let names = declared.get(task.node_type);
-      if (names === undefined) {
-        const list = options.declaredMetrics?.(task.node_type);
-        names = list ? new Set(list) : null;
-        declared.set(task.node_type, names);
-      }
-      for (const [name, value] of Object.entries(JSON.parse(task.figures_json) as Record<string, unknown>)) {
-        if (typeof value === 'number' && (!names || names.has(name)))
-          summary.metrics[`${task.node_id}.${name}`] = value;
-      }
-    }
-    // Shared: in every run, with one value. The rest goes on each run that has it.
-    const sharedParams: Record<string, unknown> = {};
-    for (const [key, { value, count, varies }] of keys)
-      if (!varies && count === summaries.length) sharedParams[key] = value;
-    for (const [summary, entries] of entriesOf)
-      for (const [key, value] of entries) if (!(key in sharedParams)) summary.params[key] = value;
-    return { runs: summaries, sharedParams, total: this.statements.countRuns.get()?.count ?? 0 };
+    return this.summaryReader.summaries(options);
   }
 
   /** SQLite's `data_version`: it changes when another connection (process) commits. */
   dataVersion(): number {
-    return Number(this.db.pragma('data_version', { simple: true }));
+    return this.feed.dataVersion();
   }
 
   /** The registry's revision: bumped by every change to models, versions, aliases, metrics, lineage. */
   registryRevision(): number {
-    return this.statements.registryRevision.get()?.value ?? 0;
+    return this.feed.registryRevision();
   }
 
   /** How many model versions and models the registry holds. */
   registryCounts(): RegistryChange {
-    return this.statements.registryCounts.get() ?? { versions: 0, models: 0 };
+    return this.feed.registryCounts();
   }
 
   /** The highest row of runs, metrics and logs: where a follower of other processes' writes starts. */
   latestRows(): { run: number; metric: number; log: number } {
-    return {
-      run: this.statements.maxRunRow.get()?.row ?? 0,
-      metric: this.statements.maxMetricRow.get()?.row ?? 0,
-      log: this.statements.maxLogRow.get()?.row ?? 0,
-    };
+    return this.feed.latestRows();
   }
 
   /** Runs created after row `afterRow`, and runs still queued or running, with their rows. */
   runsAfter(afterRow: number): Array<{ id: string; row: number }> {
-    return this.statements.runsAfter.all(afterRow);
+    return this.feed.runsAfter(afterRow);
   }
 
   /** Metric points after row `afterRow` of the given tasks, in the order they were recorded. */
   metricsAfter(afterRow: number, taskIds: readonly string[]): RecordedPoint[] {
-    if (taskIds.length === 0) return [];
-    return this.statements.metricsAfter.all(afterRow, JSON.stringify(taskIds)).map((row) => {
-      const point: RecordedPoint = {
-        row: row.row,
-        taskId: row.task_id,
-        step: row.step,
-        name: row.name,
-        value: row.value ?? Number.NaN,
-        time: row.time,
-      };
-      if (row.epoch !== null) point.epoch = row.epoch;
-      return point;
-    });
+    return this.feed.metricsAfter(afterRow, taskIds);
   }
 
   /** Log lines after row `afterRow` of the given tasks. */
   logsAfter(afterRow: number, taskIds: readonly string[]): Array<LogLine & { row: number }> {
-    if (taskIds.length === 0) return [];
-    return this.statements.logsAfter.all(afterRow, JSON.stringify(taskIds)).map((row) => ({
-      row: row.row,
-      runId: row.run_id,
-      taskId: row.task_id,
-      level: row.level,
-      message: row.message,
-      time: row.time,
-    }));
+    return this.feed.logsAfter(afterRow, taskIds);
   }
 
   /** Appends a log line; its run is the task's (the `runId` field is not stored twice). */

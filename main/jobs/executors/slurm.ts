@@ -24,7 +24,8 @@ import { Disposable, toDisposable } from '../../base/lifecycle';
 import { onUnexpectedError } from '../../base/unexpected-error';
 import { EVENTS_FILE, START_FILE } from '../../worker/protocol';
 import { EventFileFollower, type FollowedEvent } from './event-follower';
-import { SlurmClient, type SlurmJobStatus, type SlurmSubmission } from './slurm-client';
+import { SlurmClient, type SlurmJobStatus } from './slurm-client';
+import type { SlurmSubmission } from './slurm-types';
 import {
   isFinalState,
   type Execution,
