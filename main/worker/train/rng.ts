@@ -6,59 +6,18 @@
  * - ops that draw inside the step (dropout, noise): `withSeededMathRandom(mixSeed(seed, SALT_STEP,
  *   step), …)`.
  */
+import { Mulberry32, mixSeed } from '../../base/seeded-random';
+
+export { mixSeed };
 
 /** Salts that keep the streams of different purposes apart. */
 export const SALT_EPOCH_ORDER = 0x4550_4f43;
 export const SALT_STEP = 0x5354_4550;
 
-/** murmur3's 32-bit finaliser: nearby inputs give unrelated outputs. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /**
- * Mixes numbers (seeds, salts, epoch or step indices; any finite value, including ones above 2^32
- * or fractional) into one 32-bit seed. Order matters: `mixSeed(a, b) !== mixSeed(b, a)`.
+ * mulberry32 (main/base/seeded-random.ts) with training's draws, and its state for checkpoints.
  */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const part of parts) {
-    const whole = Math.floor(Math.abs(part));
-    const low = whole >>> 0;
-    const high = Math.floor(whole / 0x1_0000_0000) >>> 0;
-    const fraction = Math.floor((Math.abs(part) - whole) * 0x1_0000_0000) >>> 0;
-    for (const word of [low, high, fraction, part < 0 ? 1 : 0]) {
-      h = fmix32((h ^ word) + 0x6d2b79f5);
-    }
-  }
-  return h;
-}
-
-/**
- * mulberry32: a small, fast PRNG whose whole state is one 32-bit integer, so it can be saved in a
- * checkpoint as a plain number and restored exactly.
- */
-export class Rng {
-  private s: number;
-
-  constructor(seed: number) {
-    this.s = mixSeed(seed);
-  }
-
-  /** The next 32-bit unsigned integer. */
-  nextUint32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
+export class Rng extends Mulberry32 {
   /** A float in [0, 1). */
   next(): number {
     return this.nextUint32() / 0x1_0000_0000;
@@ -70,11 +29,11 @@ export class Rng {
   }
 
   state(): number {
-    return this.s;
+    return this.generatorState;
   }
 
   restore(state: number): void {
-    this.s = state >>> 0;
+    this.generatorState = state >>> 0;
   }
 }
 
