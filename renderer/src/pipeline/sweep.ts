@@ -234,3 +234,22 @@ export function sweptParams(sweep: SweepSpec | undefined, nodeId: string): strin
 export function sweepKey(nodeId: string, param: string): string {
   return `${nodeId}.${param}`;
 }
+
+/**
+ * What "Sweep this param" adds for a node's param: its space key, the suggested domain, and the
+ * block to create when the pipeline has none; null when the param cannot be swept.
+ */
+export function sweepParamAddition(
+  doc: PipelineDoc,
+  specOf: SpecLookup,
+  nodeId: string,
+  param: string,
+): { key: string; domain: SweepDomain; init?: SweepSpec } | null {
+  const node = doc.nodes.find((candidate) => candidate.id === nodeId);
+  const paramSpec = node ? specOf(node.type)?.params[param] : undefined;
+  if (!node || !paramSpec) return null;
+  const value = Object.hasOwn(node.params, param) ? node.params[param] : paramSpec.default;
+  const domain = suggestDomain(param, paramSpec, value);
+  if (!domain) return null;
+  return { key: sweepKey(nodeId, param), domain, ...(doc.sweep ? {} : { init: newSweep(doc, specOf) }) };
+}

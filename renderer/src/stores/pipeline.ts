@@ -38,7 +38,7 @@ import {
   type ConnectionRequest,
   type LinkStart,
 } from '../pipeline/graph';
-import { newSweep, suggestDomain, sweepKey } from '../pipeline/sweep';
+import { sweepKey, sweepParamAddition } from '../pipeline/sweep';
 import { useCatalogStore } from './catalog';
 
 export { VALIDATION_DELAY_MS } from '../composables/live-validation';
@@ -251,20 +251,8 @@ export const usePipelineStore = defineStore('pipeline', () => {
    * block (objective from the nodes' metrics, random search) when the pipeline has none.
    */
   function sweepParam(nodeId: string, param: string): boolean {
-    const node = doc.value.nodes.find((candidate) => candidate.id === nodeId);
-    const paramSpec = node ? specOf(node.type)?.params[param] : undefined;
-    if (!node || !paramSpec) return false;
-    const value = Object.prototype.hasOwnProperty.call(node.params, param)
-      ? node.params[param]
-      : paramSpec.default;
-    const domain = suggestDomain(param, paramSpec, value);
-    if (!domain) return false;
-    return apply({
-      type: 'addSweepParam',
-      key: sweepKey(nodeId, param),
-      domain,
-      ...(doc.value.sweep ? {} : { init: newSweep(doc.value, specOf) }),
-    });
+    const addition = sweepParamAddition(doc.value, specOf, nodeId, param);
+    return addition ? apply({ type: 'addSweepParam', ...addition }) : false;
   }
 
   /** Takes a param out of the sweep; the last one out leaves the block, whose settings stay. */
