@@ -24,7 +24,7 @@ import { invalidPipelineError } from '../pipeline/pipeline-file';
 import { resolveSweep, type ResolvedSweep } from '../pipeline/sweep/index';
 import { validatePipeline } from '../pipeline/validate';
 import type { SqliteSweepStore, TrialPatch, TrialRecord } from '../registry/sweep-store';
-import { toTrialInfo } from '../registry/sweep-store';
+import { toTrialInfo } from '../registry/sweep-rows';
 import { RunFolders } from './run-folder';
 import type { Runner } from './runner';
 import { resourceOf } from './sweep-plan';

@@ -24,13 +24,13 @@ export {
   type TaskRecord,
 } from './run-store';
 export {
-  SqliteSweepStore,
   TRIAL_STATUSES,
-  toTrialInfo,
   type CreateSweepInput,
   type SweepEventRecord,
   type SweepPatch,
   type TrialPatch,
   type TrialRecord,
   type TrialStart,
-} from './sweep-store';
+} from './sweep-records';
+export { toTrialInfo } from './sweep-rows';
+export { SqliteSweepStore } from './sweep-store';

@@ -8,20 +8,26 @@
  * pages (address-policy.ts); bodies are capped at MAX_REQUEST_BODY_BYTES.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline, type Duplex } from 'node:stream';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Answer, ErrorInfo } from '../../preload/contract';
-import { DistilleryError, serializeError } from '../base/errors';
+import { serializeError } from '../base/errors';
 import { Disposable, toDisposable } from '../base/lifecycle';
 import { dispatch, type Handlers } from '../api/handlers';
 import type { ContractEvent, EventFanout } from '../jobs/event-fanout';
-import { PIPELINE_LIMITS } from '../pipeline/limits';
 import { AddressPolicy, type Refusal } from './address-policy';
+import {
+  cookieToken,
+  decodeComponent,
+  MAX_REQUEST_BODY_BYTES,
+  parseTarget,
+  readBody,
+  TOKEN_COOKIE,
+  tooLarge,
+} from './request-input';
+import { refuse, refuseUpgrade, sendJson, statusFor, statusForCode } from './responses';
+import { serveFile, serveStatic } from './static-files';
 
 export interface ServeOptions {
   port: number;
@@ -34,215 +40,8 @@ export interface ServeOptions {
   fileRoots: string[];
 }
 
-/**
- * The largest request body read (64 MiB): four times the largest pipeline document as compact JSON
- * (PIPELINE_LIMITS.bytes), so that document still fits pretty-printed or with escaped characters,
- * wrapped in its request's params. A larger body is refused with 413 before it is read.
- */
-export const MAX_REQUEST_BODY_BYTES = 4 * PIPELINE_LIMITS.bytes;
-const COOKIE = 'distillery_token';
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.wasm': 'application/wasm',
-};
-/** The page may load its own scripts, styles, images and connect back to this server only. */
-const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-function statusForCode(code: string): number {
-  if (code === 'INVALID_REQUEST') return 400;
-  if (code === 'UNAUTHORIZED') return 401;
-  if (code === 'FORBIDDEN_HOST' || code === 'FORBIDDEN_ORIGIN') return 403;
-  if (code === 'PAYLOAD_TOO_LARGE') return 413;
-  if (code === 'UNKNOWN_METHOD' || code.endsWith('_NOT_FOUND')) return 404;
-  if (code === 'INTERNAL') return 500;
-  return 422;
-}
-
-function statusFor(answer: Answer<unknown>): number {
-  return answer.ok ? 200 : statusForCode(answer.error.code);
-}
-
-function sendJson(res: ServerResponse, status: number, body: Answer<unknown>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
-}
-
-/**
- * How long the rest of a refused request's body is read and dropped once the answer is out, before
- * the connection is cut: closing at once, with the client's data still unread, makes the kernel
- * reset the connection, and a client still sending may lose the answer with it.
- */
-const LINGER_MS = 2000;
-
-/**
- * A failed answer that never reached a handler (host, origin, auth, method, body), in the envelope
- * they use. When the body was left unread, the connection then closes: our side first (the
- * client sees the answer is all), the rest after LINGER_MS of dropping what it still sends.
- */
-function refuse(res: ServerResponse, status: number, error: ErrorInfo): void {
-  const req = res.req;
-  if (req.complete) {
-    sendJson(res, status, { ok: false, error });
-    return;
-  }
-  // Otherwise Node would close the socket itself as soon as the answer is written (whenever the
-  // client asked to close, or an unread body makes it unusable): kept, it is ours to close.
-  res.shouldKeepAlive = true;
-  res.removeHeader('connection');
-  sendJson(res, status, { ok: false, error });
-  res.once('finish', () => {
-    const socket = req.socket;
-    req.resume();
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  });
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-};
-
-/** The same refusal on a socket that asked for an upgrade, which has no ServerResponse. */
-function refuseUpgrade(socket: Duplex, { status, error }: Refusal): void {
-  const text = JSON.stringify({ ok: false, error } satisfies Answer<unknown>);
-  // The client may already be gone; the refusal then has no one to reach.
-  socket.on('error', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-      'content-type: application/json; charset=utf-8\r\n' +
-      `content-length: ${Buffer.byteLength(text)}\r\n` +
-      'connection: close\r\n\r\n' +
-      text,
-  );
-}
-
-function tooLarge(declared: number | undefined): DistilleryError {
-  return new DistilleryError(
-    'PAYLOAD_TOO_LARGE',
-    `Request body ${declared === undefined ? 'is over' : `of ${declared} bytes is over`} the limit of ${MAX_REQUEST_BODY_BYTES} bytes (${MAX_REQUEST_BODY_BYTES / 2 ** 20} MiB)`,
-    {
-      field: 'body',
-      expected: `at most ${MAX_REQUEST_BODY_BYTES} bytes`,
-      received: declared ?? `more than ${MAX_REQUEST_BODY_BYTES} bytes`,
-    },
-  );
-}
-
-/**
- * Reads the body up to MAX_REQUEST_BODY_BYTES (a declared length over it is refused before this is
- * called); a chunked body stops being read as soon as it passes the limit.
- */
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BODY_BYTES) {
-        // What is left is dropped, not kept, while the refusal goes out.
-        req.off('data', onData);
-        reject(tooLarge(undefined));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolvePromise(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('The client closed the connection before sending the whole body'));
-    });
-  });
-}
-
-/** The request target as a URL; refuses the absolute and authority forms (only proxies use them). */
-function parseTarget(target: string | undefined): URL {
-  if (target?.startsWith('/')) {
-    try {
-      // Prefixed, not resolved against a base: "//x/y" is a path here, not another host.
-      return new URL(`http://serve.invalid${target}`);
-    } catch {
-      // Falls through to the refusal.
-    }
-  }
-  throw new DistilleryError('INVALID_REQUEST', `Request target "${target ?? ''}" is not a path`, {
-    field: 'url',
-    expected: 'a path starting with "/"',
-    received: target ?? null,
-  });
-}
-
-/** A %-decoded URL component, or a coded 400 that names it when its encoding is broken. */
-function decodeComponent(raw: string, field: string): string {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(raw);
-  } catch {
-    throw new DistilleryError('INVALID_REQUEST', `The ${field} "${raw}" is not valid %-encoded UTF-8`, {
-      field,
-      expected: '%XX escapes that decode to UTF-8',
-      received: raw,
-    });
-  }
-  if (decoded.includes('\0')) {
-    throw new DistilleryError('INVALID_REQUEST', `The ${field} "${raw}" holds a NUL character`, {
-      field,
-      expected: 'no %00',
-      received: raw,
-    });
-  }
-  return decoded;
-}
-
-function cookieToken(req: IncomingMessage): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [name, ...value] = part.trim().split('=');
-    if (name !== COOKIE) continue;
-    try {
-      return decodeURIComponent(value.join('='));
-    } catch {
-      return undefined; // a mangled cookie is no token
-    }
-  }
-  return undefined;
-}
-
-function within(root: string, path: string): boolean {
-  const base = resolve(root) + sep;
-  return (resolve(path) + sep).startsWith(base) || resolve(path) === resolve(root);
-}
-
-/** The real path (symlinks resolved), or undefined when there is none (missing, unreadable). */
-async function realPathOf(path: string): Promise<string | undefined> {
-  try {
-    return await realpath(path);
-  } catch {
-    return undefined;
-  }
 }
 
 export class ServeServer extends Disposable {
@@ -391,15 +190,16 @@ export class ServeServer extends Disposable {
     if (url.searchParams.has('token')) {
       res.setHeader(
         'set-cookie',
-        `${COOKIE}=${encodeURIComponent(this.token)}; HttpOnly; SameSite=Strict; Path=/`,
+        `${TOKEN_COOKIE}=${encodeURIComponent(this.token)}; HttpOnly; SameSite=Strict; Path=/`,
       );
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (url.pathname === '/files') return this.serveFile(res, url.searchParams.get('path') ?? '');
-    return this.serveStatic(res, decodeComponent(url.pathname, 'path'));
+    if (url.pathname === '/files')
+      return serveFile(res, url.searchParams.get('path') ?? '', this.options.fileRoots);
+    return serveStatic(res, decodeComponent(url.pathname, 'path'), this.options.staticDir);
   }
 
   private async handleApi(
@@ -441,86 +241,5 @@ export class ServeServer extends Disposable {
     }
     const answer = await dispatch(this.handlers, method, params);
     sendJson(res, statusFor(answer), answer);
-  }
-
-  /**
-   * A file under one of the file roots. Compared as real paths: a symlink inside a run folder
-   * that points outside it (to a file, or to a folder above) serves nothing.
-   */
-  private async serveFile(res: ServerResponse, path: string): Promise<void> {
-    const real = path ? await realPathOf(path) : undefined;
-    const roots = await Promise.all(this.options.fileRoots.map((root) => realPathOf(root)));
-    if (!real || !roots.some((root) => root !== undefined && within(root, real))) {
-      res.writeHead(404).end();
-      return;
-    }
-    await this.sendFile(res, real, CONTENT_TYPES[extname(real)] ?? 'application/octet-stream', {
-      'cache-control': 'no-store',
-    });
-  }
-
-  private async serveStatic(res: ServerResponse, pathname: string): Promise<void> {
-    const root = await realPathOf(this.options.staticDir);
-    if (!root) {
-      this.notBuilt(res);
-      return;
-    }
-    const requested = normalize(join(root, pathname));
-    let file = within(root, requested) ? await realPathOf(requested) : requested;
-    if (file !== undefined && !within(root, file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    // Anything that is not a file is a route of the single-page app.
-    if (file === undefined || !(await this.sendable(file))) file = await realPathOf(join(root, 'index.html'));
-    if (file === undefined || !within(root, file)) {
-      this.notBuilt(res);
-      return;
-    }
-    const headers: Record<string, string> = {};
-    if (file.endsWith('.html')) {
-      headers['content-security-policy'] = CSP;
-      headers['cache-control'] = 'no-store';
-    }
-    await this.sendFile(res, file, CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', headers);
-  }
-
-  private notBuilt(res: ServerResponse): void {
-    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(
-      'Distillery: the workbench is not built. Run "npm run build:renderer", then reload. The API at /api/ works.\n',
-    );
-  }
-
-  private async sendable(path: string): Promise<boolean> {
-    return (await stat(path).catch(() => undefined))?.isFile() ?? false;
-  }
-
-  /**
-   * Streams a regular file opened without following a final symlink, so one swapped in after
-   * the real-path check is not followed; a file that cannot be opened is a 404, never a crash.
-   */
-  private async sendFile(
-    res: ServerResponse,
-    path: string,
-    contentType: string,
-    headers: Record<string, string>,
-  ): Promise<void> {
-    let handle;
-    try {
-      handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-    } catch {
-      res.writeHead(404).end();
-      return;
-    }
-    const stat = await handle.stat().catch(() => undefined);
-    if (!stat?.isFile()) {
-      await handle.close();
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': contentType, 'content-length': String(stat.size), ...headers });
-    // Either side failing (a read error, the client gone) closes both, and the file with them.
-    pipeline(handle.createReadStream(), res, () => undefined);
   }
 }

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PipelineDoc } from '../../preload/contract';
 import { createApp } from '../../main/app/app';
-import type { SlurmJobTimings } from '../../main/jobs/executors/slurm';
+import type { SlurmJobTimings } from '../../main/jobs/executors/slurm-execution';
 import { numberFromEnv } from '../helpers/bench-env';
 import { mnistMlpPipeline } from '../helpers/pipelines';
 import { startCluster } from '../helpers/slurm-cluster';

@@ -17,7 +17,8 @@ import { createApp, type DistilleryApp } from '../../main/app/app';
 import { EventFanout } from '../../main/jobs/event-fanout';
 import { PIPELINE_LIMITS } from '../../main/pipeline/limits';
 import { AddressPolicy } from '../../main/serve/address-policy';
-import { MAX_REQUEST_BODY_BYTES, ServeServer } from '../../main/serve/server';
+import { MAX_REQUEST_BODY_BYTES } from '../../main/serve/request-input';
+import { ServeServer } from '../../main/serve/server';
 import { ensureNoLeaks } from '../helpers/leak-check';
 import { makeTempDir } from '../helpers/tmp';
 

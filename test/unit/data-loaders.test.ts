@@ -6,10 +6,13 @@ import { encode as encodeJpeg } from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistilleryError } from '../../main/base/errors';
-import { loadCsvDataset, parseCsv, readCsvTable } from '../../main/worker/data/csv';
+import { loadCsvDataset } from '../../main/worker/data/csv';
+import { parseCsv } from '../../main/worker/data/csv-parse';
+import { readCsvTable } from '../../main/worker/data/csv-table';
 import { readDataset } from '../../main/worker/data/dataset-file';
 import { readIdxDataset, readIdxImages, readIdxLabels } from '../../main/worker/data/idx';
-import { listImageFolder, loadImageFolder, toFormat } from '../../main/worker/data/image-folder';
+import { listImageFolder, loadImageFolder } from '../../main/worker/data/image-folder';
+import { toFormat } from '../../main/worker/data/image-resize';
 import { loadMnist, mnistPaths } from '../../main/worker/data/mnist';
 import {
   carveValidation,

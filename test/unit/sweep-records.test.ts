@@ -6,12 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../main/registry/db';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../main/registry/migrations';
-import {
-  decodeIndexRanges,
-  encodeIndexRanges,
-  SqliteSweepStore,
-  toTrialInfo,
-} from '../../main/registry/sweep-store';
+import { decodeIndexRanges, encodeIndexRanges, toTrialInfo } from '../../main/registry/sweep-rows';
+import { SqliteSweepStore } from '../../main/registry/sweep-store';
 import { sweepPipeline } from '../helpers/sweep-fixtures';
 
 /** The code of the error `work` throws, or undefined when it throws none. */
