@@ -108,6 +108,8 @@ describe('sweeps in the workbench', () => {
     await trials.fill('4');
     await trials.press('Enter');
     await trials.blur();
+    // What was typed is what the block holds, even if live validation re-rendered the panel meanwhile.
+    expect(await trials.inputValue()).toBe('4');
     expect(await page.getByTestId('sweep-algorithm').inputValue()).toBe('random');
     // Live validation accepts the block as built.
     await expect.poll(() => page.getByTestId('sweep-issues').count(), { timeout: 10_000 }).toBe(0);
