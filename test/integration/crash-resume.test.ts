@@ -61,7 +61,10 @@ function fileLines(path: string): FileLine[] {
   } catch {
     return [];
   }
+  // Only whole lines: the worker may be writing the last one while this reads (or have died in
+  // it), and the product's reader ignores such a tail too.
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => JSON.parse(line) as FileLine);
