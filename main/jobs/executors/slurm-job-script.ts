@@ -3,6 +3,7 @@
  * of its resources and environment, the sbatch flags that ask for them, and the batch script.
  */
 import { DistilleryError } from '../../base/errors';
+import { RESERVED_SBATCH_FLAGS } from '../../pipeline/executor-block';
 import type { SlurmJobSpec, SlurmResources } from './slurm-types';
 
 /** The batch script's name in the task folder. */
@@ -12,20 +13,6 @@ export const SLURM_OUTPUT_PATTERN = 'slurm-%j.out';
 export const SLURM_ERROR_PATTERN = 'slurm-%j.err';
 /** Every job this program submits is named `distillery.<run>.<node>`. */
 export const SLURM_JOB_NAME_PREFIX = 'distillery.';
-/** Flags the executor sets itself: passing them as extra flags would break the job's files. */
-const RESERVED_FLAGS = [
-  '--output',
-  '--error',
-  '--chdir',
-  '--job-name',
-  '--wrap',
-  '--parsable',
-  '--open-mode',
-  '-o',
-  '-e',
-  '-D',
-  '-J',
-];
 
 /** The job name of a task: `distillery.<run>.<node>`, anything but `[A-Za-z0-9_-]` as `_`. */
 export function slurmJobName(runId: string, nodeId: string): string {
@@ -102,8 +89,12 @@ export function checkSlurmSpec(spec: SlurmJobSpec): DistilleryError[] {
   for (const flag of resources.extraFlags ?? []) {
     const name = flag.split('=')[0] ?? flag;
     if (/[\n\r\0]/.test(flag)) issue('extraFlags', 'flags without line breaks', flag);
-    else if (RESERVED_FLAGS.includes(name))
-      issue('extraFlags', `flags other than ${RESERVED_FLAGS.join(', ')} (the executor sets those)`, flag);
+    else if (RESERVED_SBATCH_FLAGS.includes(name))
+      issue(
+        'extraFlags',
+        `flags other than ${RESERVED_SBATCH_FLAGS.join(', ')} (the executor sets those)`,
+        flag,
+      );
   }
   if (spec.command.length === 0) issue('command', 'a program and its arguments', spec.command);
   for (const [name, value] of Object.entries(spec.environment ?? {})) {
