@@ -2,17 +2,7 @@
  * What the sweep store keeps and is asked to change: trial records (with what only the sweep
  * layer reads), a new sweep's input, patches of a sweep and a trial, and the scheduler's calls.
  */
-import type {
-  PipelineDoc,
-  SchedulerType,
-  SweepAlgorithm,
-  SweepObjective,
-  SweepSpec,
-  SweepStatus,
-  SweepSummary,
-  TrialInfo,
-  TrialStatus,
-} from '../../preload/contract';
+import type { PipelineDoc, SweepStatus, SweepSummary, TrialInfo, TrialStatus } from '../../preload/contract';
 
 /** Every status a trial can have. */
 export const TRIAL_STATUSES: readonly TrialStatus[] = [
@@ -44,22 +34,21 @@ export interface TrialRecord extends TrialInfo {
   next: TrialStart | null;
 }
 
-export interface CreateSweepInput {
-  id: string;
-  name: string;
-  pipeline: PipelineDoc;
-  pipelineFile: string | null;
-  spec: SweepSpec;
-  objective: SweepObjective;
-  algorithm: SweepAlgorithm;
-  scheduler: SchedulerType;
-  resource: string | null;
-  trialCount: number;
-  concurrency: number;
-  seed: number;
-  status?: SweepStatus;
-  createdAt?: string;
-}
+/** What creating a sweep records: its summary's settings, and the pipeline it searches. */
+export type CreateSweepInput = Pick<
+  SweepSummary,
+  | 'id'
+  | 'name'
+  | 'pipelineFile'
+  | 'spec'
+  | 'objective'
+  | 'algorithm'
+  | 'scheduler'
+  | 'resource'
+  | 'trialCount'
+  | 'concurrency'
+  | 'seed'
+> & { pipeline: PipelineDoc; status?: SweepStatus; createdAt?: string };
 
 export type SweepPatch = Partial<
   Pick<SweepSummary, 'status' | 'best' | 'error' | 'startedAt' | 'finishedAt'>
