@@ -29,16 +29,16 @@
  * BENCH_TRAIN_LIMIT (0 = all 60,000) for a quick dry run; BENCH_OUT writes the markdown table there.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../main/worker/backend';
 import type { OpSummary } from '../../main/worker/context';
-import type { FakeOpContext } from '../helpers/fake-op-context';
+import { benchOpRunner } from '../helpers/bench-ops';
 import { writeDataset } from '../../main/worker/data/dataset-file';
 import { distillOp, evaluateOp, pruneOp, quantizeOp, trainOp } from '../helpers/ops';
-import { mnistSlice, TrainTestContext, writeBuiltModel } from '../helpers/train-fixtures';
+import { mnistSlice, writeBuiltModel } from '../helpers/train-fixtures';
 
 const env = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
@@ -79,51 +79,11 @@ interface PartResult {
 // ---------------------------------------------------------------------------------------------
 // Child side: run one part, write its rows as JSON.
 
-let taskCounter = 0;
-
 /** Runs an op in-process with a recording context; prints epoch figures as they come. */
-async function runOp(
-  root: string,
-  label: string,
-  op: (ctx: FakeOpContext) => Promise<OpSummary>,
-  params: Record<string, unknown>,
-  inputs: Record<string, string>,
-): Promise<{ summary: OpSummary; ctx: TrainTestContext; seconds: number; model?: string }> {
-  taskCounter += 1;
-  const taskDir = join(root, `${String(taskCounter).padStart(2, '0')}-${label}`);
-  mkdirSync(taskDir, { recursive: true });
-  const started = performance.now();
-  const ctx = new TrainTestContext(
-    {
-      taskDir,
-      nodeId: label,
-      seed: 1000 + taskCounter,
-      params,
-      inputs: Object.fromEntries(
-        Object.entries(inputs).map(([port, path]) => [
-          port,
-          { kind: port === 'dataset' ? 'dataset' : 'model', path, meta: {} },
-        ]),
-      ),
-    },
-    {
-      onMetric: (point) => {
-        if (['epoch_loss', 'val_accuracy', 'agreement', 'sparsity', 'accuracy_pruned'].includes(point.name)) {
-          const time = ((performance.now() - started) / 1000).toFixed(0);
-          process.stderr.write(
-            `  [${label}] ${point.name} ${point.value.toFixed(4)} (epoch ${point.epoch ?? '-'}, ${time} s)\n`,
-          );
-        }
-      },
-    },
-  );
-  const summary = await op(ctx);
-  const seconds = (performance.now() - started) / 1000;
-  process.stderr.write(`  [${label}] done in ${seconds.toFixed(0)} s\n`);
-  // The `model` output (with averaging, `raw` and `checkpoints` come before it).
-  const model = ctx.artifacts.find((artifact) => artifact.role === 'model')?.path;
-  return { summary, ctx, seconds, ...(model ? { model } : {}) };
-}
+const runOp = benchOpRunner({
+  seedBase: 1000,
+  watched: ['epoch_loss', 'val_accuracy', 'agreement', 'sparsity', 'accuracy_pruned'],
+});
 
 async function testErrors(
   root: string,

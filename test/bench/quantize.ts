@@ -26,7 +26,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../main/worker/backend';
-import type { OpSummary } from '../../main/worker/context';
 import * as tf from '@tensorflow/tfjs';
 import { readLayersModel } from '../../main/export/layers-model';
 import { buildOnnxModel } from '../../main/export/onnx';
@@ -37,9 +36,9 @@ import { perChannelKernels, writeDequantizedKernels } from '../../main/worker/co
 import { quantizePerChannel } from '../../main/worker/compress/per-channel';
 import { loadModel, saveModel } from '../../main/worker/models/model-file';
 import type { Evaluation } from '../../main/worker/ops/evaluate';
-import type { FakeOpContext } from '../helpers/fake-op-context';
+import { benchOpRunner } from '../helpers/bench-ops';
 import { evaluateOp, quantizeOp, trainOp } from '../helpers/ops';
-import { mnistSlice, TrainTestContext, writeBuiltModel } from '../helpers/train-fixtures';
+import { mnistSlice, writeBuiltModel } from '../helpers/train-fixtures';
 
 const env = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
@@ -87,48 +86,7 @@ interface PartResult {
 // ---------------------------------------------------------------------------------------------
 // Child side: one model, every variant.
 
-let taskCounter = 0;
-
-async function runOp(
-  root: string,
-  label: string,
-  op: (ctx: FakeOpContext) => Promise<OpSummary>,
-  params: Record<string, unknown>,
-  inputs: Record<string, string>,
-): Promise<{ summary: OpSummary; seconds: number; model?: string }> {
-  taskCounter += 1;
-  const taskDir = join(root, `${String(taskCounter).padStart(2, '0')}-${label}`);
-  mkdirSync(taskDir, { recursive: true });
-  const started = performance.now();
-  const ctx = new TrainTestContext(
-    {
-      taskDir,
-      nodeId: label,
-      seed: 2000 + taskCounter,
-      params,
-      inputs: Object.fromEntries(
-        Object.entries(inputs).map(([port, path]) => [
-          port,
-          { kind: port === 'dataset' ? 'dataset' : 'model', path, meta: {} },
-        ]),
-      ),
-    },
-    {
-      onMetric: (point) => {
-        if (point.name === 'epoch_loss') {
-          const time = ((performance.now() - started) / 1000).toFixed(0);
-          process.stderr.write(
-            `  [${label}] epoch ${point.epoch ?? '-'} loss ${point.value.toFixed(4)} (${time} s)\n`,
-          );
-        }
-      },
-    },
-  );
-  const summary = await op(ctx);
-  const seconds = (performance.now() - started) / 1000;
-  const model = ctx.artifacts.find((artifact) => artifact.kind === 'model')?.path;
-  return { summary, seconds, ...(model ? { model } : {}) };
-}
+const runOp = benchOpRunner({ seedBase: 2000, watched: ['epoch_loss'] });
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
